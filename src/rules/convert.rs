@@ -1,0 +1,208 @@
+//! From the file mirror to the checked rules: version, registries, images, digests, paths.
+//! Pull secrets are in `secrets`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::file::{DigestsFile, PathFile, RegistryFile, RulesFile};
+use super::{check, images, secrets, CustomPath, Digests, Origin, PathTarget};
+use super::{PinForm, RegistryRule, Rules, RulesError};
+use crate::locate::FieldPath;
+use crate::reference;
+
+/// Reads and checks a whole rules file.
+pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rules, RulesError> {
+    if text
+        .lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+    {
+        return Ok(Rules::empty());
+    }
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
+    check_version(&value, origin)?;
+    let file: RulesFile = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
+    let registries = registries(file.registries.unwrap_or_default(), origin)?;
+    let images = images::images(file.images.unwrap_or_default(), origin)?;
+    let pull_secrets = secrets::pull_secrets(file.pull_secrets, &registries, origin)?;
+    let digests = file
+        .digests
+        .map(|d| digests(d, base_dir, origin))
+        .transpose()?;
+    let paths = custom_paths(file.paths.unwrap_or_default(), origin)?;
+    Ok(Rules {
+        registries,
+        images,
+        pull_secrets,
+        digests,
+        paths,
+    })
+}
+
+/// `version` must be the number 1; checked before anything else so that a file written for
+/// another version gets that message rather than one about its keys.
+fn check_version(value: &serde_yaml::Value, origin: &Origin) -> Result<(), RulesError> {
+    let missing = "missing; add `version: 1` at the top of the file";
+    let version = match value {
+        serde_yaml::Value::Mapping(map) => map.get("version"),
+        serde_yaml::Value::Null => None,
+        _ => {
+            return Err(origin.invalid(
+                "the top level",
+                "must be a mapping of keys, starting with `version: 1`",
+            ))
+        }
+    };
+    match version {
+        None => Err(origin.invalid("version", missing)),
+        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
+        Some(serde_yaml::Value::Number(n)) => Err(origin.invalid(
+            "version",
+            format!("{n} is not supported; this reimage reads `version: 1` files"),
+        )),
+        Some(_) => Err(origin.invalid("version", "must be the number 1, unquoted: `version: 1`")),
+    }
+}
+
+/// A string that must not be empty.
+pub(super) fn non_empty(
+    text: Option<String>,
+    at: &str,
+    origin: &Origin,
+) -> Result<Option<String>, RulesError> {
+    match text {
+        Some(t) if t.is_empty() => {
+            Err(origin.invalid(at, "empty; give a value or leave the key out"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A registry prefix such as `docker.io` or `harbor.example.com/team`, normalised.
+pub(super) fn prefix(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
+    if text.is_empty() {
+        return Err(origin.invalid(
+            at,
+            "empty; give a registry prefix such as `harbor.example.com/team`",
+        ));
+    }
+    if check::has_tag_or_digest(text) {
+        return Err(origin.invalid(at, format!(
+            "`{text}` carries a tag or digest; give only the registry and path, such as `harbor.example.com/team`"
+        )));
+    }
+    reference::normalize_prefix(text).ok_or_else(|| origin.invalid(at, format!(
+        "`{text}` is not a registry prefix; it must start with a registry host, such as `docker.io` or `harbor.example.com/team`"
+    )))
+}
+
+fn registries(
+    entries: Vec<RegistryFile>,
+    origin: &Origin,
+) -> Result<Vec<RegistryRule>, RulesError> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut rules = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let rule = registry(entry, &format!("registries[{i}]"), origin)?;
+        let key = match &rule {
+            RegistryRule::Map { from, .. } | RegistryRule::Keep { from } => from.clone(),
+            RegistryRule::CatchAll { .. } => "*".to_string(),
+        };
+        if let Some(first) = seen.insert(key.clone(), i) {
+            let what = if key == "*" {
+                "a second catch-all `\"*\"`".to_string()
+            } else {
+                format!("`from` is `{key}` once normalised")
+            };
+            return Err(origin.invalid(
+                format!("registries[{i}]"),
+                format!("{what}, like registries[{first}]; keep only one of the two entries"),
+            ));
+        }
+        rules.push(rule);
+    }
+    Ok(rules)
+}
+
+fn registry(entry: RegistryFile, at: &str, origin: &Origin) -> Result<RegistryRule, RulesError> {
+    let Some(from) = entry.from else {
+        return Err(origin.invalid(
+            at,
+            "`from` is missing; add the prefix to match, such as `from: docker.io`",
+        ));
+    };
+    let to_at = format!("{at}.to");
+    if from == "*" {
+        return match (entry.to, entry.keep) {
+            (_, Some(_)) => Err(origin.invalid(at, "`from: \"*\"` cannot have `keep`; images no entry matches are kept anyway, so remove this entry or give only `to`")),
+            (None, None) => Err(origin.invalid(at, "`from: \"*\"` needs `to`, the prefix to move every other image under")),
+            (Some(to), None) => Ok(RegistryRule::CatchAll { to: prefix(&to, &to_at, origin)? }),
+        };
+    }
+    let from = prefix(&from, &format!("{at}.from"), origin)?;
+    match (entry.to, entry.keep) {
+        (Some(to), None | Some(false)) => Ok(RegistryRule::Map { from, to: prefix(&to, &to_at, origin)? }),
+        (None, Some(true)) => Ok(RegistryRule::Keep { from }),
+        (Some(_), Some(true)) => Err(origin.invalid(at, "has both `to` and `keep: true`; remove `to` to keep these images, or `keep` to move them")),
+        (None, Some(false)) => Err(origin.invalid(at, "`keep: false` without `to` does nothing; give `to`, or write `keep: true`")),
+        (None, None) => Err(origin.invalid(at, "needs `to` (the prefix to move these images under) or `keep: true`")),
+    }
+}
+
+fn digests(file: DigestsFile, base_dir: &Path, origin: &Origin) -> Result<Digests, RulesError> {
+    let lock = non_empty(file.lock, "digests.lock", origin)?.map(|l| base_dir.join(l));
+    let form = match file.form.as_deref() {
+        None | Some("tag+digest") => PinForm::TagAndDigest,
+        Some("digest") => PinForm::DigestOnly,
+        Some(other) => {
+            return Err(origin.invalid(
+                "digests.form",
+                format!("`{other}` is not a pin form; use `tag+digest` (the default) or `digest`"),
+            ))
+        }
+    };
+    Ok(Digests {
+        lock,
+        form,
+        require: file.require.unwrap_or(false),
+    })
+}
+
+fn custom_paths(entries: Vec<PathFile>, origin: &Origin) -> Result<Vec<CustomPath>, RulesError> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| custom_path(entry, &format!("paths[{i}]"), origin))
+        .collect()
+}
+
+fn custom_path(entry: PathFile, at: &str, origin: &Origin) -> Result<CustomPath, RulesError> {
+    let kind = non_empty(entry.kind, &format!("{at}.kind"), origin)?.ok_or_else(|| {
+        origin.invalid(
+            at,
+            "`kind` is missing; add the kind of object, such as `kind: CephCluster`",
+        )
+    })?;
+    let group = non_empty(entry.group, &format!("{at}.group"), origin)?;
+    let field = |text: &str, key: &str| {
+        FieldPath::parse(text)
+            .map_err(|e| origin.invalid(format!("{at}.{key}"), format!("`{text}` is not a field path: {e}; write keys joined by dots, such as `spec.image`")))
+    };
+    let target = match (entry.path, entry.pod_spec) {
+        (Some(path), None) => PathTarget::Image(field(&path, "path")?),
+        (None, Some(spec)) => PathTarget::PodSpec(field(&spec, "podSpec")?),
+        (Some(_), Some(_)) => {
+            return Err(origin.invalid(at, "has both `path` and `podSpec`; give one per entry"))
+        }
+        (None, None) => {
+            return Err(origin.invalid(
+                at,
+                "needs `path` (to an image string) or `podSpec` (to a pod spec)",
+            ))
+        }
+    };
+    Ok(CustomPath {
+        kind,
+        group,
+        target,
+    })
+}
