@@ -1,0 +1,136 @@
+//! Stage 4, apply: the plan turned into byte splices, and the splices into the output.
+//!
+//! Only the bytes of changed scalars and of `imagePullSecrets` are written; everything else is
+//! copied from the input as it is, once.
+
+mod scalar;
+mod secrets;
+
+pub use scalar::is_plain_safe;
+
+use std::ops::Range;
+
+use crate::locate::Found;
+use crate::plan::Plan;
+
+/// Replace `range` of the stream by `text` (an insertion when the range is empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub range: Range<usize>,
+    pub text: String,
+}
+
+impl Splice {
+    fn replace(range: Range<usize>, text: String) -> Splice {
+        Splice { range, text }
+    }
+
+    fn insert(at: usize, text: String) -> Splice {
+        Splice {
+            range: at..at,
+            text,
+        }
+    }
+}
+
+/// A place whose YAML form this tool does not edit (the reason, and the line in the document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub line: usize,
+    pub what: String,
+}
+
+impl Unsupported {
+    fn new(line: usize, what: &str) -> Unsupported {
+        Unsupported {
+            line,
+            what: what.to_string(),
+        }
+    }
+}
+
+/// Why the plan could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("document {document}{template}, line {line}: cannot edit {what}; rewrite it in plain block style or exclude it from the rules")]
+    Unsupported {
+        document: usize,
+        template: String,
+        line: usize,
+        what: String,
+    },
+    #[error("line {line}: the same bytes would be changed in two different ways (a YAML alias shared by resources the rules treat differently); give the resources their own values or narrow the rule's `select`")]
+    Conflict { line: usize },
+}
+
+/// The splices that carry out `plan` on the stream `text`.
+pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
+    let mut out = Vec::new();
+    for (site, decision) in found.images.iter().zip(&plan.images) {
+        if !decision.edit {
+            continue;
+        }
+        let doc = &found.docs[found.resources[site.resource].doc];
+        let node = doc.tree.node(site.node);
+        let (range, new) = scalar::replace(text, node, &decision.value).ok_or_else(|| {
+            ApplyError::Unsupported {
+                document: doc.chunk.number,
+                template: template(&doc.chunk.source),
+                line: node.line,
+                what: format!(
+                    "the image at `{}` (a block scalar of several lines)",
+                    site.path
+                ),
+            }
+        })?;
+        out.push(Splice::replace(range, new));
+    }
+    for change in &plan.secrets {
+        let holder = &found.holders[change.holder];
+        let doc = &found.docs[found.resources[holder.resource].doc];
+        let place = secrets::Place {
+            text,
+            tree: &doc.tree,
+            newline: doc.chunk.newline,
+            end: doc.chunk.range.end,
+        };
+        let more =
+            secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
+                ApplyError::Unsupported {
+                    document: doc.chunk.number,
+                    template: template(&doc.chunk.source),
+                    line: u.line,
+                    what: u.what,
+                }
+            })?;
+        out.extend(more);
+    }
+    Ok(out)
+}
+
+fn template(source: &Option<String>) -> String {
+    source
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" (# Source: {s})"))
+}
+
+/// Writes `text` with the splices carried out. Identical splices count once; overlapping ones
+/// are a conflict.
+pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Vec<u8>, ApplyError> {
+    splices.sort_by_key(|s| (s.range.start, s.range.end));
+    splices.dedup();
+    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
+    let mut out = Vec::with_capacity(text.len() + extra);
+    let mut copied = 0;
+    for splice in &splices {
+        if splice.range.start < copied {
+            let line = 1 + text[..splice.range.start].matches('\n').count();
+            return Err(ApplyError::Conflict { line });
+        }
+        out.extend_from_slice(&text.as_bytes()[copied..splice.range.start]);
+        out.extend_from_slice(splice.text.as_bytes());
+        copied = splice.range.end;
+    }
+    out.extend_from_slice(&text.as_bytes()[copied..]);
+    Ok(out)
+}

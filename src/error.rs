@@ -1,0 +1,41 @@
+//! The errors of a run, one variant per stage, and the exit code each maps to.
+
+use crate::apply::ApplyError;
+use crate::locate::LocateError;
+use crate::lock::LockError;
+use crate::rules::RulesError;
+use crate::stream::StreamError;
+
+/// Exit code: the rules or policy refused the input.
+pub const EXIT_POLICY: i32 = 1;
+/// Exit code: bad input, bad rules or bad usage.
+pub const EXIT_INPUT: i32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    #[error(transparent)]
+    Locate(#[from] LocateError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// `digests.require` (and later policies): every violation, one per line.
+    #[error("{} image(s) violate the policy:\n{}", .0.len(), .0.join("\n"))]
+    Policy(Vec<String>),
+    #[error("cannot read standard input: {0}")]
+    Input(std::io::Error),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Policy(_) => EXIT_POLICY,
+            _ => EXIT_INPUT,
+        }
+    }
+}

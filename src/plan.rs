@@ -1,0 +1,201 @@
+//! Stage 3, plan: decide every change before touching a byte.
+//!
+//! Each located image gets a [`Decision`] (its final value, whether its bytes change, why);
+//! each pod spec or ServiceAccount gets the pull secrets to add and remove. YAML anchors are
+//! respected: an anchored image that is also used outside image fields is never changed, and
+//! an alias is rewritten only when its anchor's new value is not already what it needs.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::locate::{Found, ImageSite};
+use crate::reference::{is_under, Reference};
+use crate::rewrite::{Context, Outcome, Rewriter};
+use crate::rules::Rules;
+use crate::tree::{Kind, NodeId};
+
+/// Every decision, in the order of [`Found::images`] and [`Found::holders`].
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub images: Vec<Decision>,
+    pub secrets: Vec<SecretChange>,
+}
+
+/// What happens to one image site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The value Kubernetes will read after the run.
+    pub value: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    /// Whether the bytes of the site's node must be replaced (false when an alias follows
+    /// its rewritten anchor, or when nothing changes).
+    pub edit: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Rewritten,
+    Unchanged,
+    Invalid,
+}
+
+/// Pull secrets to add to and remove from one holder's `imagePullSecrets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretChange {
+    /// Index into [`Found::holders`].
+    pub holder: usize,
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+/// Decides everything for `found`.
+pub fn plan(found: &Found<'_>, rules: &Rules, rewriter: &Rewriter<'_>) -> Plan {
+    let mut images: Vec<Decision> = found
+        .images
+        .iter()
+        .map(|site| decide(found, site, rewriter))
+        .collect();
+    share_anchors(found, &mut images);
+    let secrets = pull_secrets(found, rules, &images);
+    Plan { images, secrets }
+}
+
+fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decision {
+    let resource = &found.resources[site.resource];
+    let context = Context {
+        kind: &resource.kind,
+        namespace: resource.namespace.as_deref(),
+        name: resource.name.as_deref(),
+        container: site.container.as_deref(),
+    };
+    match rewriter.rewrite(&site.value, &context) {
+        Outcome::Invalid { error } => Decision {
+            value: site.value.clone(),
+            status: Status::Invalid,
+            reason: Some(error),
+            edit: false,
+        },
+        Outcome::Kept { reason } => Decision {
+            value: site.value.clone(),
+            status: Status::Unchanged,
+            reason: Some(reason),
+            edit: false,
+        },
+        Outcome::Rewritten { value, reason } => Decision {
+            value,
+            status: Status::Rewritten,
+            reason: Some(reason),
+            edit: true,
+        },
+    }
+}
+
+/// Applies the anchor rules to decisions of sites that define or use anchors.
+fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
+    let site_nodes: HashSet<(usize, NodeId)> = found
+        .images
+        .iter()
+        .map(|s| (found.resources[s.resource].doc, s.node))
+        .collect();
+    // Anchored sites first: they decide what their aliases will read.
+    let mut anchored: HashMap<(usize, usize), String> = HashMap::new();
+    for (site, decision) in found.images.iter().zip(images.iter_mut()) {
+        let doc = found.resources[site.resource].doc;
+        let tree = &found.docs[doc].tree;
+        let Some(anchor) = tree.node(site.node).anchor else {
+            continue;
+        };
+        let shared_elsewhere = tree
+            .aliases_of(anchor)
+            .any(|alias| !site_nodes.contains(&(doc, alias)));
+        if shared_elsewhere && decision.edit {
+            *decision = Decision {
+                value: site.value.clone(),
+                status: Status::Unchanged,
+                reason: Some(
+                    "the value is a YAML anchor also used outside image fields; left unchanged"
+                        .into(),
+                ),
+                edit: false,
+            };
+        }
+        anchored.insert((doc, anchor), decision.value.clone());
+    }
+    for (site, decision) in found.images.iter().zip(images.iter_mut()) {
+        let doc = found.resources[site.resource].doc;
+        if let Kind::Alias { target } = found.docs[doc].tree.node(site.node).kind {
+            let reads = anchored.get(&(doc, target)).unwrap_or(&site.value);
+            decision.edit = *reads != decision.value;
+        }
+    }
+}
+
+/// Pull secret changes for every holder that needs one.
+fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<SecretChange> {
+    let spec = &rules.pull_secrets;
+    if spec.add.is_empty() && spec.remove.is_empty() {
+        return Vec::new();
+    }
+    let mut finals: Vec<BTreeSet<String>> = vec![BTreeSet::new(); found.holders.len()];
+    for (site, decision) in found.images.iter().zip(images) {
+        if let (Some(holder), Ok(reference)) = (site.holder, Reference::parse(&decision.value)) {
+            finals[holder].insert(reference.normalized_name());
+        }
+    }
+    let mut changes = Vec::new();
+    for (index, holder) in found.holders.iter().enumerate() {
+        let present = present_secrets(found, holder.resource, holder.node);
+        let wanted = spec.add.iter().filter(|grant| {
+            (holder.is_service_account && spec.service_accounts)
+                || finals[index]
+                    .iter()
+                    .any(|name| grant.registries.iter().any(|r| is_under(name, r)))
+        });
+        let add: Vec<String> = wanted
+            .map(|grant| grant.name.clone())
+            .filter(|name| !present.contains(name))
+            .collect();
+        let remove: Vec<String> = spec
+            .remove
+            .iter()
+            .filter(|name| present.contains(*name))
+            .cloned()
+            .collect();
+        if !add.is_empty() || !remove.is_empty() {
+            changes.push(SecretChange {
+                holder: index,
+                add,
+                remove,
+            });
+        }
+    }
+    changes
+}
+
+/// The secret names a holder's `imagePullSecrets` already lists.
+pub fn present_secrets(found: &Found<'_>, resource: usize, node: NodeId) -> Vec<String> {
+    let tree = &found.docs[found.resources[resource].doc].tree;
+    let Some(list) = tree.get(node, "imagePullSecrets") else {
+        return Vec::new();
+    };
+    tree.items(tree.resolve(list))
+        .iter()
+        .filter_map(|item| tree.get_str(tree.resolve(*item), "name"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Final images that carry no digest, for `digests.require`.
+pub fn missing_digests<'p>(
+    found: &'p Found<'_>,
+    plan: &'p Plan,
+) -> impl Iterator<Item = (&'p ImageSite, &'p Decision)> {
+    found
+        .images
+        .iter()
+        .zip(&plan.images)
+        .filter(|(_, decision)| {
+            decision.status != Status::Invalid
+                && Reference::parse(&decision.value).is_ok_and(|r| r.digest().is_none())
+        })
+}
