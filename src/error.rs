@@ -23,9 +23,12 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    /// `digests.require` (and later policies): every violation, one per line.
-    #[error("{} image(s) violate the policy:\n{}", .0.len(), .0.join("\n"))]
-    Policy(Vec<String>),
+    /// A policy the rules set was broken: which one, then every violation, one per line.
+    #[error("{rule}: {} violation(s):\n{}", .violations.len(), .violations.join("\n"))]
+    Policy {
+        rule: &'static str,
+        violations: Vec<String>,
+    },
     #[error("cannot read standard input: {0}")]
     Input(std::io::Error),
 }
@@ -34,7 +37,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Policy(_) => EXIT_POLICY,
+            Error::Policy { .. } => EXIT_POLICY,
             _ => EXIT_INPUT,
         }
     }

@@ -78,6 +78,9 @@ fn require_digests(report: &Report) -> Result<(), Error> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::Policy(missing))
+        Err(Error::Policy {
+            rule: "digests.require is set and some images have no digest",
+            violations: missing,
+        })
     }
 }

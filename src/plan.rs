@@ -36,6 +36,8 @@ pub struct Decision {
 pub enum Status {
     Rewritten,
     Unchanged,
+    /// The rules would rewrite it, but it cannot be changed safely (a shared YAML anchor).
+    Skipped,
     Invalid,
 }
 
@@ -109,13 +111,15 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
             .aliases_of(anchor)
             .any(|alias| !site_nodes.contains(&(doc, alias)));
         if shared_elsewhere && decision.edit {
+            let reason = format!(
+                "the value is a YAML anchor also used outside image fields, so it was left as it is \
+                 (it would have become `{}`); give the image its own value",
+                decision.value
+            );
             *decision = Decision {
                 value: site.value.clone(),
-                status: Status::Unchanged,
-                reason: Some(
-                    "the value is a YAML anchor also used outside image fields; left unchanged"
-                        .into(),
-                ),
+                status: Status::Skipped,
+                reason: Some(reason),
                 edit: false,
             };
         }

@@ -31,6 +31,7 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretNote {
     pub document: usize,
+    pub line: usize,
     pub resource: String,
     pub path: String,
     pub added: Vec<String>,
@@ -46,7 +47,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(found: &Found<'_>, plan: &Plan) -> Report {
-        let findings = found
+        let mut findings: Vec<Finding> = found
             .images
             .iter()
             .zip(&plan.images)
@@ -70,20 +71,24 @@ impl Report {
                     status: match decision.status {
                         Status::Rewritten => "rewritten",
                         Status::Unchanged => "unchanged",
+                        Status::Skipped => "skipped",
                         Status::Invalid => "invalid",
                     },
                     reason: decision.reason.clone(),
                 }
             })
             .collect();
+        findings.sort_by_key(|f| (f.document, f.line, f.column));
         let secrets = plan
             .secrets
             .iter()
             .map(|change| {
                 let holder = &found.holders[change.holder];
                 let resource = &found.resources[holder.resource];
+                let doc = &found.docs[resource.doc];
                 SecretNote {
-                    document: found.docs[resource.doc].chunk.number,
+                    document: doc.chunk.number,
+                    line: doc.tree.node(holder.node).line,
                     resource: identity(resource),
                     path: join_path(&holder.path, "imagePullSecrets"),
                     added: change.add.clone(),
@@ -94,49 +99,37 @@ impl Report {
         Report { findings, secrets }
     }
 
-    /// One line per change, for `--explain` and `--log`.
+    /// One line per change, for `--explain` and `--log`, in the order of the input.
     pub fn explain(&self) -> Vec<String> {
-        let images = self
-            .findings
-            .iter()
-            .filter(|f| f.status == "rewritten")
-            .map(|f| {
-                format!(
-                    "document {} {} {}: {} → {} ({})",
-                    f.document,
-                    f.identity(),
-                    f.path,
-                    f.original,
-                    f.final_value,
-                    f.reason.as_deref().unwrap_or_default()
-                )
-            });
-        let secrets =
-            self.secrets.iter().flat_map(|s| {
-                let added = s.added.iter().map(move |n| {
-                    format!("document {} {} {}: + {n}", s.document, s.resource, s.path)
-                });
-                let removed = s.removed.iter().map(move |n| {
-                    format!("document {} {} {}: - {n}", s.document, s.resource, s.path)
-                });
-                added.chain(removed)
-            });
-        images.chain(secrets).collect()
+        let images = self.findings.iter().filter(|f| f.status == "rewritten").map(|f| {
+            let reason = f.reason.as_deref().unwrap_or_default();
+            let line = format!("{} {}: {} → {} ({reason})", f.location(), f.path, f.original, f.final_value);
+            ((f.document, f.line), line)
+        });
+        let secrets = self.secrets.iter().flat_map(|s| {
+            let at = format!("document {} {}, line {} {}", s.document, s.resource, s.line, s.path);
+            let added = s.added.iter().map(|n| format!("+ {n}"));
+            let removed = s.removed.iter().map(|n| format!("- {n}"));
+            added.chain(removed).map(move |change| ((s.document, s.line), format!("{at}: {change}")))
+        });
+        let mut lines: Vec<_> = images.chain(secrets).collect();
+        lines.sort_by_key(|(at, _)| *at);
+        lines.into_iter().map(|(_, line)| line).collect()
     }
 
-    /// One line per reference that is not a valid image reference.
+    /// One line per reference that was seen but could not be handled: not a valid image
+    /// reference, or not safe to change.
     pub fn warnings(&self) -> Vec<String> {
         self.findings
             .iter()
-            .filter(|f| f.status == "invalid")
-            .map(|f| {
-                format!(
-                    "warning: {} {}: `{}` is not a valid image reference ({}); left unchanged",
-                    f.location(),
-                    f.path,
-                    f.original,
-                    f.reason.as_deref().unwrap_or_default()
-                )
+            .filter_map(|f| {
+                let reason = f.reason.as_deref().unwrap_or_default();
+                let what = match f.status {
+                    "invalid" => format!("`{}` is not a valid image reference ({reason}); left unchanged", f.original),
+                    "skipped" => format!("`{}`: {reason}", f.original),
+                    _ => return None,
+                };
+                Some(format!("warning: {} {}: {what}", f.location(), f.path))
             })
             .collect()
     }
