@@ -32,7 +32,8 @@ pub struct Finding {
 pub struct SecretNote {
     pub document: usize,
     pub line: usize,
-    pub resource: String,
+    /// `document N (# Source: file) Kind/ns/name, line L`.
+    pub location: String,
     pub path: String,
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -89,7 +90,12 @@ impl Report {
                 SecretNote {
                     document: doc.chunk.number,
                     line: doc.tree.node(holder.node).line,
-                    resource: identity(resource),
+                    location: location(
+                        doc.chunk.number,
+                        resource.source.as_deref(),
+                        &identity(resource),
+                        doc.tree.node(holder.node).line,
+                    ),
                     path: join_path(&holder.path, "imagePullSecrets"),
                     added: change.add.clone(),
                     removed: change.remove.clone(),
@@ -107,7 +113,7 @@ impl Report {
             ((f.document, f.line), line)
         });
         let secrets = self.secrets.iter().flat_map(|s| {
-            let at = format!("document {} {}, line {} {}", s.document, s.resource, s.line, s.path);
+            let at = format!("{} {}", s.location, s.path);
             let added = s.added.iter().map(|n| format!("+ {n}"));
             let removed = s.removed.iter().map(|n| format!("- {n}"));
             added.chain(removed).map(move |change| ((s.document, s.line), format!("{at}: {change}")))
@@ -166,17 +172,13 @@ impl Finding {
 
     /// `document N (# Source: file) Kind/ns/name, line L`.
     pub fn location(&self) -> String {
-        let source = self
-            .source
-            .as_ref()
-            .map_or_else(String::new, |s| format!(" (# Source: {s})"));
-        format!(
-            "document {}{source} {}, line {}",
-            self.document,
-            self.identity(),
-            self.line
-        )
+        location(self.document, self.source.as_deref(), &self.identity(), self.line)
     }
+}
+
+fn location(document: usize, source: Option<&str>, identity: &str, line: usize) -> String {
+    let source = source.map_or_else(String::new, |s| format!(" (# Source: {s})"));
+    format!("document {document}{source} {identity}, line {line}")
 }
 
 fn identity(resource: &Resource) -> String {
