@@ -107,16 +107,28 @@ impl Report {
 
     /// One line per change, for `--explain` and `--log`, in the order of the input.
     pub fn explain(&self) -> Vec<String> {
-        let images = self.findings.iter().filter(|f| f.status == "rewritten").map(|f| {
-            let reason = f.reason.as_deref().unwrap_or_default();
-            let line = format!("{} {}: {} → {} ({reason})", f.location(), f.path, f.original, f.final_value);
-            ((f.document, f.line), line)
-        });
+        let images = self
+            .findings
+            .iter()
+            .filter(|f| f.status == "rewritten")
+            .map(|f| {
+                let reason = f.reason.as_deref().unwrap_or_default();
+                let line = format!(
+                    "{} {}: {} → {} ({reason})",
+                    f.location(),
+                    f.path,
+                    f.original,
+                    f.final_value
+                );
+                ((f.document, f.line), line)
+            });
         let secrets = self.secrets.iter().flat_map(|s| {
             let at = format!("{} {}", s.location, s.path);
             let added = s.added.iter().map(|n| format!("+ {n}"));
             let removed = s.removed.iter().map(|n| format!("- {n}"));
-            added.chain(removed).map(move |change| ((s.document, s.line), format!("{at}: {change}")))
+            added
+                .chain(removed)
+                .map(move |change| ((s.document, s.line), format!("{at}: {change}")))
         });
         let mut lines: Vec<_> = images.chain(secrets).collect();
         lines.sort_by_key(|(at, _)| *at);
@@ -131,7 +143,10 @@ impl Report {
             .filter_map(|f| {
                 let reason = f.reason.as_deref().unwrap_or_default();
                 let what = match f.status {
-                    "invalid" => format!("`{}` is not a valid image reference ({reason}); left unchanged", f.original),
+                    "invalid" => format!(
+                        "`{}` is not a valid image reference ({reason}); left unchanged",
+                        f.original
+                    ),
                     "skipped" => format!("`{}`: {reason}", f.original),
                     _ => return None,
                 };
@@ -172,7 +187,12 @@ impl Finding {
 
     /// `document N (# Source: file) Kind/ns/name, line L`.
     pub fn location(&self) -> String {
-        location(self.document, self.source.as_deref(), &self.identity(), self.line)
+        location(
+            self.document,
+            self.source.as_deref(),
+            &self.identity(),
+            self.line,
+        )
     }
 }
 

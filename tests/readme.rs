@@ -7,14 +7,21 @@ use std::process::{Command, Stdio};
 
 /// The arguments and the input file of `reimage ARGS < FILE` in the README's first code block.
 fn readme_command() -> (Vec<String>, String) {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let block = readme.split("```sh\n").nth(1).unwrap();
     let first = block.lines().next().unwrap();
-    assert!(first.starts_with("cargo install --locked --path . && reimage "), "{first}");
+    assert!(
+        first.starts_with("cargo install --locked --path . && reimage "),
+        "{first}"
+    );
     let run = first.split("&& reimage ").nth(1).unwrap();
     let (args, input) = run.split_once(" < ").unwrap();
     assert_eq!(block.lines().nth(1), Some("cargo test --locked"));
-    (args.split_whitespace().map(String::from).collect(), input.trim().to_string())
+    (
+        args.split_whitespace().map(String::from).collect(),
+        input.trim().to_string(),
+    )
 }
 
 #[test]
@@ -32,7 +39,11 @@ fn the_readme_example_runs_and_rewrites_every_image() {
     let bytes = std::fs::read(format!("{root}/{input}")).unwrap();
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for image in [
         "registry.example.com/mirror/docker.io/library/busybox:1.36",

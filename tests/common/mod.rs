@@ -1,0 +1,293 @@
+//! Helpers shared by the integration tests: running the real binary, the shared real-world
+//! fixtures with their ground truth, and `k8s-yaml-view`, the Kubernetes reading of a stream.
+//!
+//! Shared material lives beside the repository (`../shared`, or `REIMAGE_SHARED`). When it is
+//! missing, tests print "skipped: …" and pass, except with `CI=true`, where they fail.
+//!
+//! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
+//! references), `view` (comparing Kubernetes views with the image fields taken out).
+#![allow(dead_code)]
+
+pub mod diff;
+pub mod reference;
+pub mod view;
+
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// Environment variables the binary reads; cleared so the caller's shell cannot leak in.
+const REIMAGE_ENV: [&str; 2] = ["REIMAGE_RULES", "REIMAGE_LOG"];
+
+/// The real `reimage` binary, with the variables it reads from the environment removed.
+pub fn reimage() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reimage"));
+    for var in REIMAGE_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `reimage ARGS` with `stdin` as its standard input.
+pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = reimage();
+    cmd.args(args);
+    output_with_stdin(cmd, stdin)
+}
+
+/// Runs `cmd` to completion, feeding it `stdin` from another thread so that neither side can
+/// block on a full pipe. A child that exits without reading its input is not an error.
+pub fn output_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cannot start the command");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || match pipe.write_all(&input) {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()),
+    });
+    let output = child
+        .wait_with_output()
+        .expect("cannot wait for the command");
+    writer
+        .join()
+        .expect("stdin writer panicked")
+        .expect("cannot write stdin");
+    output
+}
+
+/// True when running in CI (`CI=true`), where missing shared material is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips (returns `None` after a message) outside CI; fails the test in CI.
+fn unavailable<T>(what: &str) -> Option<T> {
+    if in_ci() {
+        panic!("{what} (CI=true: this must not be skipped)");
+    }
+    eprintln!("skipped: {what}");
+    None
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared folder: `REIMAGE_SHARED`, else `../shared` beside the repository.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("REIMAGE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("..").join("shared"))
+}
+
+/// The real-world fixtures: `REIMAGE_FIXTURES`, else `<shared>/fixtures/real`.
+/// `None` (after printing "skipped: …") when the folder is missing outside CI.
+pub fn fixtures_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("REIMAGE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| shared_dir().join("fixtures").join("real"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    unavailable(&format!(
+        "no fixtures folder at {} (set REIMAGE_FIXTURES or REIMAGE_SHARED)",
+        dir.display()
+    ))
+}
+
+/// One real-world manifest and its ground truth.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// File name without `.yaml`.
+    pub name: String,
+    /// The manifest, byte for byte.
+    pub yaml: Vec<u8>,
+    /// Rows of `<name>.images.txt`: images in standard places.
+    pub images: Vec<ImageRow>,
+    /// Rows of `<name>.other-images.txt`: image-looking strings elsewhere.
+    pub other_images: Vec<OtherImageRow>,
+}
+
+/// An object as the ground truth names it: `kind/namespace/name` (namespace may be empty).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// `object<TAB>path<TAB>image`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    pub object: ObjectId,
+    /// Like `spec.template.spec.containers[0].image`.
+    pub path: String,
+    pub image: String,
+}
+
+/// `object<TAB>path<TAB>value<TAB>reason`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherImageRow {
+    pub object: ObjectId,
+    pub path: String,
+    pub value: String,
+    /// `key:<key>`, `env:<NAME>`, `arg`, `configmap:<key>`, `embedded`, `image-volume`, …
+    pub reason: String,
+}
+
+/// Every fixture, sorted by name; empty (after "skipped: …") when the folder is missing.
+pub fn fixtures() -> Vec<Fixture> {
+    let Some(dir) = fixtures_dir() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("cannot list the fixtures folder")
+        .map(|entry| entry.expect("cannot read the fixtures folder").file_name())
+        .filter_map(|name| name.to_str()?.strip_suffix(".yaml").map(str::to_owned))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no *.yaml in {}", dir.display());
+    names
+        .into_iter()
+        .map(|name| load_fixture(&dir, name))
+        .collect()
+}
+
+fn load_fixture(dir: &Path, name: String) -> Fixture {
+    let read = |suffix: &str| {
+        let path = dir.join(format!("{name}{suffix}"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    };
+    let images = table(&read(".images.txt"), 3)
+        .iter()
+        .map(|f| ImageRow {
+            object: object_id(&f[0]),
+            path: f[1].clone(),
+            image: f[2].clone(),
+        })
+        .collect();
+    let other_images = table(&read(".other-images.txt"), 4)
+        .iter()
+        .map(|f| OtherImageRow {
+            object: object_id(&f[0]),
+            path: f[1].clone(),
+            value: f[2].clone(),
+            reason: f[3].clone(),
+        })
+        .collect();
+    let yaml = read(".yaml");
+    Fixture {
+        name,
+        yaml,
+        images,
+        other_images,
+    }
+}
+
+/// Tab-separated rows with exactly `columns` fields; blank lines are skipped.
+fn table(bytes: &[u8], columns: usize) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).expect("ground truth is not UTF-8");
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
+            assert_eq!(fields.len(), columns, "bad ground-truth row: {line:?}");
+            fields
+        })
+        .collect()
+}
+
+fn object_id(text: &str) -> ObjectId {
+    let mut parts = text.splitn(3, '/').map(str::to_owned);
+    let mut next = || parts.next().unwrap_or_default();
+    ObjectId {
+        kind: next(),
+        namespace: next(),
+        name: next(),
+    }
+}
+
+/// How Kubernetes reads each document of a stream: the JSON it would receive, or the error
+/// message of a document it cannot read. Index 0 is whatever precedes the first `---`.
+pub type K8sView = Vec<Result<serde_json::Value, String>>;
+
+/// The `k8s-yaml-view` binary, built once per test process with the shared `build.sh`
+/// (which apt-installs Go if needed). `None` (after "skipped: …") when it cannot be built
+/// outside CI; in CI the test fails instead.
+pub fn k8s_viewer() -> Option<&'static Path> {
+    static VIEWER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match VIEWER.get_or_init(build_k8s_viewer) {
+        Ok(path) => Some(path.as_path()),
+        Err(why) => unavailable(why),
+    }
+}
+
+fn build_k8s_viewer() -> Result<PathBuf, String> {
+    let script = shared_dir().join("tools/k8s-yaml-view/build.sh");
+    if !script.is_file() {
+        return Err(format!("no {}", script.display()));
+    }
+    // build.sh needs an absolute output folder.
+    let out = std::path::absolute(tools_dir()).map_err(|e| e.to_string())?;
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building k8s-yaml-view failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let bin = out.join("k8s-yaml-view");
+    bin.is_file()
+        .then_some(bin)
+        .ok_or_else(|| format!("build.sh did not produce {}", out.display()))
+}
+
+/// Where helper tools are built: under Cargo's scratch folder for integration tests.
+fn tools_dir() -> PathBuf {
+    option_env!("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target"))
+        .join("reimage-tools")
+}
+
+/// Runs `k8s-yaml-view` on `yaml`. Call [`k8s_viewer`] first to skip when it is unavailable;
+/// this panics if it is.
+pub fn k8s_view(yaml: &[u8]) -> K8sView {
+    let viewer = k8s_viewer().expect("k8s-yaml-view is unavailable");
+    let output = output_with_stdin(Command::new(viewer), yaml);
+    assert!(
+        output.status.success(),
+        "k8s-yaml-view failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("k8s-yaml-view printed non-UTF-8");
+    text.lines().enumerate().map(parse_view_line).collect()
+}
+
+/// Parses `docN: <json>` or `docN: ERROR <message>`, checking that N is `index`.
+fn parse_view_line((index, line): (usize, &str)) -> Result<serde_json::Value, String> {
+    let prefix = format!("doc{index}: ");
+    let body = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("unexpected k8s-yaml-view line: {line:?}"));
+    match body.strip_prefix("ERROR ") {
+        Some(message) => Err(message.to_owned()),
+        None => Ok(serde_json::from_str(body).expect("k8s-yaml-view printed invalid JSON")),
+    }
+}

@@ -1,0 +1,253 @@
+//! The real-world fixtures (`../shared/fixtures/real`) through the real binary, checked against
+//! their independent ground truth (`*.images.txt`) and against the Kubernetes reading of the
+//! stream (`k8s-yaml-view`).
+//!
+//! Every check runs over every fixture and reports all failures together.
+//! Without the shared folder these tests print "skipped: …" and pass, except with `CI=true`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{reference, view, Fixture, ImageRow, ObjectId};
+use serde_json::Value;
+
+/// The registry every image is moved under in the mirror checks.
+const MIRROR: &str = "mirror.example.com/all";
+
+/// Runs `check` on every fixture; fails listing every problem of every fixture.
+fn over_fixtures(check: impl Fn(&Fixture) -> Vec<String>) {
+    let fixtures = common::fixtures();
+    let mut failures = Vec::new();
+    for fixture in &fixtures {
+        for problem in check(fixture) {
+            failures.push(format!("{}: {problem}", fixture.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problems in {} fixtures:\n{}",
+        failures.len(),
+        fixtures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Stdout of a successful run, or what went wrong.
+fn stdout_of(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+    let output = common::run(args, stdin);
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    Err(format!(
+        "`reimage {}` failed ({}): {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim_end()
+    ))
+}
+
+fn mirror(yaml: &[u8]) -> Result<Vec<u8>, String> {
+    stdout_of(&["--registry", MIRROR], yaml)
+}
+
+#[test]
+fn without_rules_the_output_is_the_input() {
+    over_fixtures(|fixture| match stdout_of(&[], &fixture.yaml) {
+        Ok(out) if out == fixture.yaml => vec![],
+        Ok(out) => vec![format!(
+            "output differs from input:\n{}",
+            common::diff::lines(&fixture.yaml, &out)
+        )],
+        Err(e) => vec![e],
+    });
+}
+
+// The checks below need the core (locate, rules, apply) to work: with a stub binary they fail,
+// as expected.
+
+#[test]
+fn mirror_reports_every_standard_image_rewritten() {
+    over_fixtures(|fixture| {
+        let mut problems = check_images_json(fixture).unwrap_or_else(|e| vec![e]);
+        problems.extend(check_images_source(fixture).unwrap_or_else(|e| vec![e]));
+        problems
+    });
+}
+
+/// `images --format json`: every ground-truth image is there, rewritten under the mirror
+/// (or `invalid` when it is not a valid reference).
+fn check_images_json(fixture: &Fixture) -> Result<Vec<String>, String> {
+    let args = ["images", "--registry", MIRROR, "--format", "json"];
+    let out = stdout_of(&args, &fixture.yaml)?;
+    let occurrences: Vec<Value> = serde_json::from_slice(&out)
+        .map_err(|e| format!("`images --format json` printed invalid JSON: {e}"))?;
+    let problems = fixture.images.iter().filter_map(|row| {
+        let found = occurrences.iter().find(|o| occurrence_is(o, row));
+        match found {
+            None => Some(format!(
+                "{} {}: {} not reported",
+                row.object, row.path, row.image
+            )),
+            Some(o) => occurrence_problem(o, row),
+        }
+    });
+    Ok(problems.collect())
+}
+
+fn occurrence_is(occurrence: &Value, row: &ImageRow) -> bool {
+    let text = |key: &str| occurrence[key].as_str().unwrap_or_default();
+    text("kind") == row.object.kind
+        && text("namespace") == row.object.namespace
+        && text("name") == row.object.name
+        && text("path") == row.path
+}
+
+fn occurrence_problem(occurrence: &Value, row: &ImageRow) -> Option<String> {
+    let want = if reference::is_valid(&row.image) {
+        let target = format!("{MIRROR}/{}", reference::normalized(&row.image));
+        serde_json::json!({ "original": row.image, "status": "rewritten", "final": target })
+    } else {
+        serde_json::json!({ "original": row.image, "status": "invalid" })
+    };
+    let fields = want.as_object().into_iter().flatten();
+    let wrong = fields
+        .into_iter()
+        .any(|(key, value)| &occurrence[key] != value);
+    wrong.then(|| format!("{} {}: want {want}, got {occurrence}", row.object, row.path))
+}
+
+/// `images --source`: lists (at least) every ground-truth image as written in the input.
+fn check_images_source(fixture: &Fixture) -> Result<Vec<String>, String> {
+    let out = stdout_of(&["images", "--source", "--registry", MIRROR], &fixture.yaml)?;
+    let text = String::from_utf8_lossy(&out);
+    let listed: BTreeSet<&str> = text.lines().collect();
+    let images: BTreeSet<&str> = fixture
+        .images
+        .iter()
+        .map(|row| row.image.as_str())
+        .collect();
+    let missing = images
+        .difference(&listed)
+        .map(|image| format!("`images --source` does not list {image}"));
+    Ok(missing.collect())
+}
+
+/// Determinism: two runs on the same input give the same bytes (no hash-order leaks).
+#[test]
+fn mirror_output_is_a_fixed_point() {
+    // A second run over the output changes nothing, and the same input always gives the same bytes.
+    over_fixtures(|fixture| {
+        let (first, again, second) = match (mirror(&fixture.yaml), mirror(&fixture.yaml)) {
+            (Ok(first), Ok(again)) => match mirror(&first) {
+                Ok(second) => (first, again, second),
+                Err(e) => return vec![e],
+            },
+            (Err(e), _) | (_, Err(e)) => return vec![e],
+        };
+        let mut problems = Vec::new();
+        if first != again {
+            problems.push(format!(
+                "two runs differ:\n{}",
+                common::diff::lines(&first, &again)
+            ));
+        }
+        if first != second {
+            problems.push(format!(
+                "a second run changed the output:\n{}",
+                common::diff::lines(&first, &second)
+            ));
+        }
+        problems
+    });
+}
+
+#[test]
+fn mirror_changes_nothing_kubernetes_sees_but_the_images() {
+    if common::fixtures_dir().is_none() || common::k8s_viewer().is_none() {
+        return;
+    }
+    over_fixtures(|fixture| match mirror(&fixture.yaml) {
+        Ok(out) => view::compare(
+            fixture,
+            &common::k8s_view(&fixture.yaml),
+            &common::k8s_view(&out),
+        ),
+        Err(e) => vec![e],
+    });
+}
+
+#[test]
+fn reference_reading_used_by_these_checks() {
+    let valid = [
+        "alpine",
+        "foo_bar:latest",
+        "10.0.0.1:443/zarf-dev/zarf/agent:v0.38.1",
+        "registry.io/foo/project--id.module--name.ver---sion--name",
+        "localhost/app",
+        "[::1]:5000/app:1",
+    ];
+    for r in valid {
+        assert!(reference::is_valid(r), "{r} should be valid");
+    }
+    let invalid = [
+        "_docker/_docker",
+        "____/____",
+        "foo/-bar",
+        "foo.com:http/bar",
+        "registry1.dso.mil*",
+        "Foo",
+    ];
+    for r in invalid {
+        assert!(!reference::is_valid(r), "{r} should be invalid");
+    }
+    let normalized = [
+        ("alpine", "docker.io/library/alpine"),
+        ("grafana/grafana:10.4.3", "docker.io/grafana/grafana:10.4.3"),
+        ("index.docker.io/redis:7", "docker.io/library/redis:7"),
+        ("docker.io/rook/ceph:v1.20.6", "docker.io/rook/ceph:v1.20.6"),
+        ("foo.com:8080/bar:1.2.3", "foo.com:8080/bar:1.2.3"),
+        ("busybox@sha256:abc", "docker.io/library/busybox@sha256:abc"),
+    ];
+    for (given, want) in normalized {
+        assert_eq!(reference::normalized(given), want);
+    }
+}
+
+#[test]
+fn view_comparison_reports_other_changes_and_image_sites() {
+    let doc = |image: &str, replicas: u32| {
+        serde_json::json!({
+            "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "template": {"spec": {
+                "containers": [{"name": "web", "image": image}],
+                "imagePullSecrets": [{"name": "pull"}],
+            }}},
+        })
+    };
+    let fixture = Fixture {
+        name: "synthetic".to_owned(),
+        yaml: Vec::new(),
+        images: vec![ImageRow {
+            object: ObjectId {
+                kind: "Deployment".to_owned(),
+                namespace: String::new(),
+                name: "web".to_owned(),
+            },
+            path: "spec.template.spec.containers[0].image".to_owned(),
+            image: "nginx".to_owned(),
+        }],
+        other_images: Vec::new(),
+    };
+    let before = vec![Ok(doc("nginx", 1))];
+    let rewritten = vec![Ok(doc("mirror.example.com/all/docker.io/library/nginx", 1))];
+    assert!(view::compare(&fixture, &before, &rewritten).is_empty());
+    let problems = view::compare(&fixture, &before, &before);
+    assert_eq!(
+        problems,
+        ["not rewritten: Deployment//web spec.template.spec.containers[0].image"]
+    );
+    let problems = view::compare(&fixture, &before, &vec![Ok(doc("nginx", 2))]);
+    assert_eq!(problems[0], "doc0: .spec.replicas changed");
+}
