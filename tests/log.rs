@@ -1,0 +1,75 @@
+//! `--log FILE` (and `REIMAGE_LOG`) appends the change report and any error to a file, because
+//! Helm 4 discards a plugin's standard error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], env: &[(&str, &Path)], input: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reimage"));
+    command
+        .args(args)
+        .env_remove("REIMAGE_RULES")
+        .env_remove("REIMAGE_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
+
+#[test]
+fn log_appends_changes_and_errors() {
+    let dir = std::env::temp_dir().join(format!("reimage-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("reimage.log");
+    let _ = std::fs::remove_file(&log);
+
+    let ok = run(
+        &[
+            "--registry",
+            "m.example.com/all",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &[],
+        POD,
+    );
+    assert!(ok.status.success());
+    assert!(
+        ok.stderr.is_empty(),
+        "without --explain nothing goes to stderr"
+    );
+    let broken = run(
+        &["--registry", "m.example.com/all"],
+        &[("REIMAGE_LOG", &log)],
+        "a: [1\n",
+    );
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(broken.stdout.is_empty());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("busybox:1.36 → m.example.com/all/docker.io/library/busybox:1.36"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("reimage: document 1: invalid YAML at line"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
