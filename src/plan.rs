@@ -77,6 +77,12 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
             reason: Some(error),
             edit: false,
         },
+        Outcome::Skipped { reason } => Decision {
+            value: site.value.clone(),
+            status: Status::Skipped,
+            reason: Some(reason),
+            edit: false,
+        },
         Outcome::Kept { reason } => Decision {
             value: site.value.clone(),
             status: Status::Unchanged,

@@ -22,6 +22,8 @@ pub struct Context<'s> {
 pub enum Outcome {
     /// Not a valid reference: left as it is.
     Invalid { error: String },
+    /// The rules would make it an invalid reference: left as it is, and why.
+    Skipped { reason: String },
     /// Left as it is, and why.
     Kept { reason: String },
     /// Rewritten, and by which rules.
@@ -99,10 +101,16 @@ impl<'r> Rewriter<'r> {
                 reason: parts.reasons.join(", ") + " (no change)",
             };
         }
-        Outcome::Rewritten {
-            value,
-            reason: parts.reasons.join(", "),
+        let reason = parts.reasons.join(", ");
+        if let Err(error) = Reference::parse(&value) {
+            return Outcome::Skipped {
+                reason: format!(
+                    "{reason} would give `{value}`, which is not a valid reference ({error}); \
+                     add a registries rule for its registry"
+                ),
+            };
         }
+        Outcome::Rewritten { value, reason }
     }
 
     /// The most specific override for this image and place; the first one on a tie.
@@ -147,7 +155,8 @@ impl<'r> Rewriter<'r> {
                 None
             }
             RegistryRule::CatchAll { to } => {
-                parts.name = join(to, &name);
+                let host = host_segment(reference.registry());
+                parts.name = join(to, &format!("{host}/{}", reference.repository()));
                 parts.reasons.push(format!("registries: `*` → `{to}`"));
                 None
             }
@@ -199,6 +208,13 @@ fn apply_override(parts: &mut Parts, change: &Change, index: usize) {
         parts.digest = Some(digest.clone());
     }
     parts.reasons.push(format!("images[{index}]"));
+}
+
+/// A registry host as one path segment under a catch-all prefix: a path segment cannot hold a
+/// `:`, so a port is joined with `_` (`localhost:5000` → `localhost_5000`), which no host name
+/// contains, so two registries still cannot collide.
+fn host_segment(registry: &str) -> String {
+    registry.to_ascii_lowercase().replace(':', "_")
 }
 
 fn join(prefix: &str, rest: &str) -> String {
@@ -271,6 +287,12 @@ mod tests {
             value(rewrite(MIRROR, &format!("gcr.io/x/y:1@{D}"), c)),
             format!("harbor.example.com/all/gcr.io/x/y:1@{D}")
         );
+        assert_eq!(
+            value(rewrite(MIRROR, "localhost:5000/a/b:c", c)),
+            "harbor.example.com/all/localhost_5000/a/b:c"
+        );
+        let ipv6 = rewrite(MIRROR, "[::1]:5000/a/b:c", c);
+        assert!(matches!(ipv6, Outcome::Skipped { .. }), "{ipv6:?}");
     }
 
     #[test]

@@ -106,7 +106,10 @@ fn occurrence_is(occurrence: &Value, row: &ImageRow) -> bool {
 
 fn occurrence_problem(occurrence: &Value, row: &ImageRow) -> Option<String> {
     let want = if reference::is_valid(&row.image) {
-        let target = format!("{MIRROR}/{}", reference::normalized(&row.image));
+        // Under the catch-all the source host is one path segment; a port is joined with `_`.
+        let normalized = reference::normalized(&row.image);
+        let (host, rest) = normalized.split_once('/').unwrap_or((&normalized, ""));
+        let target = format!("{MIRROR}/{}/{rest}", host.replace(':', "_"));
         serde_json::json!({ "original": row.image, "status": "rewritten", "final": target })
     } else {
         serde_json::json!({ "original": row.image, "status": "invalid" })
