@@ -96,6 +96,9 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
         holders: Vec::new(),
     };
     for chunk in stream.chunks() {
+        if table::is_skipped_document(stream.chunk_text(chunk)) {
+            continue;
+        }
         let origin = Origin {
             offset: chunk.range.start,
             first_line: chunk.first_line,

@@ -39,6 +39,25 @@ pub const SKIPPED_KINDS: &[(&str, &str)] = &[(
     "its schema describes `image` fields; it holds no images",
 )];
 
+/// Whether a document is, by its top-level `kind:` line, one of [`SKIPPED_KINDS`]. Such a
+/// document is passed through without being parsed: CRDs are most of the bytes of many streams
+/// (an operator bundle is 4 MB of schemas) and nothing in them is ever edited. Only block style
+/// is recognised (`kind: CustomResourceDefinition` at column 0); anything else is parsed.
+pub fn is_skipped_document(text: &str) -> bool {
+    let kinds = text.lines().filter_map(|line| {
+        let value = line.strip_prefix("kind:")?;
+        let value = value.split(" #").next().unwrap_or_default().trim();
+        Some(value.trim_matches(|c| c == '"' || c == '\''))
+    });
+    let mut kinds = kinds;
+    let Some(first) = kinds.next() else {
+        return false;
+    };
+    // A duplicated top-level key: the last one counts, as in Kubernetes.
+    let last = kinds.last().unwrap_or(first);
+    SKIPPED_KINDS.iter().any(|(kind, _)| *kind == last)
+}
+
 const CORE: &[&str] = &[""];
 const APPS: &[&str] = &["apps", "extensions"];
 const BATCH: &[&str] = &["batch"];
@@ -136,6 +155,22 @@ mod tests {
         for (_, inner) in POD_SPEC_IMAGES {
             assert!(FieldPath::parse(inner).is_ok());
         }
+    }
+
+    #[test]
+    fn crds_are_recognised_by_their_kind_line() {
+        let crd =
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition # x\nspec: {}\n";
+        assert!(is_skipped_document(crd));
+        assert!(is_skipped_document("kind: 'CustomResourceDefinition'\n"));
+        assert!(!is_skipped_document("kind: Deployment\n"));
+        assert!(!is_skipped_document(
+            "spec:\n  kind: CustomResourceDefinition\n"
+        ));
+        assert!(!is_skipped_document(
+            "kind: CustomResourceDefinition\nkind: Pod\n"
+        ));
+        assert!(!is_skipped_document("{kind: CustomResourceDefinition}\n"));
     }
 
     #[test]
