@@ -54,7 +54,7 @@ pub fn is_skipped_document(text: &str) -> bool {
         return false;
     };
     // A duplicated top-level key: the last one counts, as in Kubernetes.
-    let last = kinds.last().unwrap_or(first);
+    let last = kinds.next_back().unwrap_or(first);
     SKIPPED_KINDS.iter().any(|(kind, _)| *kind == last)
 }
 
