@@ -41,7 +41,7 @@ pub struct Rendered {
 /// Runs the whole pipeline on `input`: read → locate → plan → apply.
 pub fn render(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Rendered, Error> {
     let stream = Stream::read(input)?;
-    let found = locate::locate(&stream, &Table::new(&rules.paths))?;
+    let found = locate::locate(&stream, &Table::new(&rules.paths, rules.scan))?;
     let plan = plan::plan(&found, rules, &Rewriter::new(rules, lock));
     let report = Report::new(&found, &plan);
     if rules.digests.as_ref().is_some_and(|d| d.require) {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::locate::{Found, ImageSite};
+use crate::locate::{Found, How, ImageSite};
 use crate::reference::{is_under, Reference};
 use crate::rewrite::{Context, Outcome, Rewriter};
 use crate::rules::Rules;
@@ -38,6 +38,8 @@ pub enum Status {
     Unchanged,
     /// The rules would rewrite it, but it cannot be changed safely (a shared YAML anchor).
     Skipped,
+    /// Found where the rules only report: left as it is.
+    Reported,
     Invalid,
 }
 
@@ -70,7 +72,11 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
         name: resource.name.as_deref(),
         container: site.container.as_deref(),
     };
-    match rewriter.rewrite(&site.value, &context) {
+    let outcome = rewriter.rewrite(&site.value, &context);
+    if !site.rewrite {
+        return reported(site, outcome);
+    }
+    match outcome {
         Outcome::Invalid { error } => Decision {
             value: site.value.clone(),
             status: Status::Invalid,
@@ -98,6 +104,25 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
     }
 }
 
+/// A reference found where the rules only report (a string nothing names as an image, or a
+/// `scan: report` source): left as it is, with what the rules would make of it.
+fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
+    let would = match outcome {
+        Outcome::Rewritten { value, .. } => format!("; the rules would make it `{value}`"),
+        _ => String::new(),
+    };
+    let why = match site.how {
+        How::Split => "the reference is split across keys; change it in the chart's values",
+        _ => "nothing names this string an image (or `scan:` says report); reported, not rewritten",
+    };
+    Decision {
+        value: site.value.clone(),
+        status: Status::Reported,
+        reason: Some(format!("{why}{would}")),
+        edit: false,
+    }
+}
+
 /// Applies the anchor rules to decisions of sites that define or use anchors.
 fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     let site_nodes: HashSet<(usize, NodeId)> = found
@@ -110,7 +135,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resources[site.resource].doc;
         let tree = &found.docs[doc].tree;
-        let Some(anchor) = tree.node(site.node).anchor else {
+        let Some(anchor) = tree.node(site.node).anchor.filter(|_| site.part.is_none()) else {
             continue;
         };
         let shared_elsewhere = tree
@@ -133,7 +158,10 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     }
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resources[site.resource].doc;
-        if let Kind::Alias { target } = found.docs[doc].tree.node(site.node).kind {
+        if let (Kind::Alias { target }, None) =
+            (&found.docs[doc].tree.node(site.node).kind, &site.part)
+        {
+            let target = *target;
             let reads = anchored.get(&(doc, target)).unwrap_or(&site.value);
             decision.edit = *reads != decision.value;
         }

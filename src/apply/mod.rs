@@ -72,16 +72,18 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         }
         let doc = &found.docs[found.resources[site.resource].doc];
         let node = doc.tree.node(site.node);
-        let (range, new) = scalar::replace(text, node, &decision.value).ok_or_else(|| {
-            ApplyError::Unsupported {
-                document: doc.chunk.number,
-                template: template(&doc.chunk.source),
-                line: node.line,
-                what: format!(
-                    "the image at `{}` (a block scalar of several lines)",
-                    site.path
-                ),
-            }
+        let edit = match &site.part {
+            None => scalar::replace(text, node, &decision.value),
+            Some(_) => scalar::replace_part(text, node, &site.value, &decision.value),
+        };
+        let (range, new) = edit.ok_or_else(|| ApplyError::Unsupported {
+            document: doc.chunk.number,
+            template: template(&doc.chunk.source),
+            line: node.line,
+            what: format!(
+                "the image at `{}` (written in a form that cannot be edited in place)",
+                site.path
+            ),
         })?;
         out.push(Splice::replace(range, new));
     }

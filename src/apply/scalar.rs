@@ -29,6 +29,30 @@ pub fn replace(
     Some((span, new))
 }
 
+/// The bytes that replace the reference `old` inside the string of `node` by `new`, for a
+/// reference that is part of a string (`--flag=ref`, a `key=ref` line). The reference's
+/// characters need no escaping in any style, so it is found verbatim in the source; it must be
+/// there exactly once, as in the value, or nothing is edited.
+pub fn replace_part(
+    text: &str,
+    node: &Node<'_>,
+    old: &str,
+    new: &str,
+) -> Option<(std::ops::Range<usize>, String)> {
+    let Kind::Scalar { value, .. } = &node.kind else {
+        return None;
+    };
+    let source = &text[node.span.clone()];
+    let inner_safe = new
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._/:@+-".contains(c));
+    if !inner_safe || value.matches(old).count() != 1 || source.matches(old).count() != 1 {
+        return None;
+    }
+    let start = node.span.start + source.find(old)?;
+    Some((start..start + old.len(), new.to_string()))
+}
+
 /// A one-line block scalar (`image: |-` then the reference on the next line) has its line
 /// replaced; anything longer is not an image Kubernetes would accept, and is left alone.
 fn block_line(

@@ -3,14 +3,21 @@
 //!
 //! Render, `images` and every report consume the same [`Found`]; nothing else walks documents.
 
+mod known;
 pub mod path;
+mod strings;
 pub mod table;
+mod walker;
 
 pub use path::{FieldPath, PathError, Step};
 pub use table::{Table, Target};
 
+use std::fmt;
+use std::ops::Range;
+
 use crate::stream::{Chunk, Stream};
-use crate::tree::{Kind, NodeId, Origin, SyntaxError, Tree};
+use crate::tree::{NodeId, Origin, SyntaxError, Tree};
+use walker::Walker;
 
 /// Helm 4 names the template a document came from in this annotation.
 pub const HELM_FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -57,8 +64,43 @@ pub struct ImageSite {
     pub container: Option<String>,
     /// The pod spec this image is pulled by: index into [`Found::holders`].
     pub holder: Option<usize>,
-    /// The string as Kubernetes reads it (aliases resolved).
+    /// The reference as Kubernetes reads it (aliases resolved): the whole string, or the part
+    /// of it that `part` says.
     pub value: String,
+    /// Where the reference sits in the node's string when it is only part of it
+    /// (`--flag=ref`, a `key=ref` line).
+    pub part: Option<Range<usize>>,
+    /// How it was found.
+    pub how: How,
+    /// Whether the rules may rewrite it; otherwise it is only reported.
+    pub rewrite: bool,
+}
+
+/// How an image reference was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// A field that holds an image (a container's `image`, a table row, a `paths:` rule).
+    Field,
+    /// A container `env` value; the variable's name.
+    Env(String),
+    /// A container `args` or `command` item.
+    Arg,
+    /// A ConfigMap `data` value; its key.
+    ConfigMap(String),
+    /// A `repository` with a `tag` (or `registry`) beside it: reported as the composed reference.
+    Split,
+}
+
+impl fmt::Display for How {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            How::Field => f.write_str("field"),
+            How::Env(name) => write!(f, "env:{name}"),
+            How::Arg => f.write_str("arg"),
+            How::ConfigMap(key) => write!(f, "configmap:{key}"),
+            How::Split => f.write_str("split"),
+        }
+    }
 }
 
 /// A mapping whose `imagePullSecrets` list decides which secrets pull its images.
@@ -117,206 +159,11 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
                 tree,
             });
             if let Some(root) = root {
-                Walker {
-                    found: &mut found,
-                    table,
-                    doc,
-                }
-                .object(root, 0);
+                Walker::new(&mut found, table, doc).object(root, 0);
             }
         }
     }
     Ok(found)
-}
-
-/// Lists inside lists are followed this deep at most (a `List` of `List`s is already unusual).
-const MAX_LIST_DEPTH: usize = 4;
-
-struct Walker<'f, 'a, 't> {
-    found: &'f mut Found<'a>,
-    table: &'t Table,
-    doc: usize,
-}
-
-impl Walker<'_, '_, '_> {
-    fn tree(&self) -> &Tree<'_> {
-        &self.found.docs[self.doc].tree
-    }
-
-    /// A Kubernetes object at `node`: record it, then search it.
-    fn object(&mut self, node: NodeId, depth: usize) {
-        let tree = self.tree();
-        let node = tree.resolve(node);
-        if !matches!(tree.node(node).kind, Kind::Map { .. }) {
-            return;
-        }
-        let kind = tree.get_str(node, "kind").unwrap_or_default().to_string();
-        if table::SKIPPED_KINDS.iter().any(|(k, _)| *k == kind) {
-            return;
-        }
-        let api_version = tree
-            .get_str(node, "apiVersion")
-            .unwrap_or_default()
-            .to_string();
-        if kind.ends_with("List") && depth < MAX_LIST_DEPTH {
-            if let Some(items) = tree.get(node, "items") {
-                let items = tree.items(tree.resolve(items)).to_vec();
-                for item in items {
-                    self.object(item, depth + 1);
-                }
-                return;
-            }
-        }
-        let resource = self.resource(node, kind.clone(), api_version.clone());
-        let group = table::group_of(&api_version).to_string();
-        let rows: Vec<_> = self.table.rows_for(&kind, &group).cloned().collect();
-        for row in rows {
-            for (target, path) in self.follow(node, &row.path, "") {
-                match row.target {
-                    Target::Image => self.image(resource, target, path, None, None),
-                    Target::PodSpec => self.pod_spec(resource, target, path),
-                }
-            }
-        }
-        let (sa_kind, sa_groups) = table::SERVICE_ACCOUNT;
-        if kind == sa_kind && sa_groups.contains(&group.as_str()) {
-            self.found.holders.push(Holder {
-                resource,
-                node,
-                path: String::new(),
-                is_service_account: true,
-            });
-        }
-    }
-
-    fn resource(&mut self, node: NodeId, kind: String, api_version: String) -> usize {
-        let tree = self.tree();
-        let metadata = tree.get(node, "metadata").map(|m| tree.resolve(m));
-        let meta = |key: &str| {
-            metadata
-                .and_then(|m| tree.get_str(m, key))
-                .map(str::to_string)
-        };
-        let annotation = metadata
-            .and_then(|m| tree.get(m, "annotations"))
-            .and_then(|a| tree.get_str(tree.resolve(a), HELM_FILENAME_ANNOTATION))
-            .map(str::to_string);
-        let resource = Resource {
-            doc: self.doc,
-            kind,
-            api_version,
-            namespace: meta("namespace"),
-            name: meta("name"),
-            source: self.found.docs[self.doc]
-                .chunk
-                .source
-                .clone()
-                .or(annotation),
-        };
-        self.found.resources.push(resource);
-        self.found.resources.len() - 1
-    }
-
-    fn pod_spec(&mut self, resource: usize, node: NodeId, path: String) {
-        let tree = self.tree();
-        if !matches!(tree.node(node).kind, Kind::Map { .. }) {
-            return;
-        }
-        let holder = self.found.holders.len();
-        self.found.holders.push(Holder {
-            resource,
-            node,
-            path: path.clone(),
-            is_service_account: false,
-        });
-        for (list, inner) in table::POD_SPEC_IMAGES {
-            let Some(items) = self.tree().get(node, list) else {
-                continue;
-            };
-            let items = self.tree().items(self.tree().resolve(items)).to_vec();
-            let Ok(inner) = FieldPath::parse(inner) else {
-                continue;
-            };
-            for (index, item) in items.into_iter().enumerate() {
-                let item = self.tree().resolve(item);
-                let name = self.tree().get_str(item, "name").map(str::to_string);
-                let base = format!("{path}.{list}[{index}]");
-                for (target, path) in self.follow(item, &inner, &base) {
-                    self.image(resource, target, path, name.clone(), Some(holder));
-                }
-            }
-        }
-    }
-
-    fn image(
-        &mut self,
-        resource: usize,
-        node: NodeId,
-        path: String,
-        container: Option<String>,
-        holder: Option<usize>,
-    ) {
-        let tree = self.tree();
-        let Some(value) = tree.scalar(tree.resolve(node)) else {
-            return;
-        };
-        if value.is_empty() || is_null(tree, tree.resolve(node)) {
-            return;
-        }
-        let value = value.to_string();
-        self.found.images.push(ImageSite {
-            resource,
-            node,
-            path,
-            container,
-            holder,
-            value,
-        });
-    }
-
-    /// Every node the path leads to from `start`, with its concrete field path.
-    fn follow(&self, start: NodeId, path: &FieldPath, base: &str) -> Vec<(NodeId, String)> {
-        let tree = self.tree();
-        let mut current = vec![(start, base.to_string())];
-        for step in path.steps() {
-            let mut next = Vec::new();
-            for (node, at) in current {
-                let node = tree.resolve(node);
-                let (key, each) = match step {
-                    Step::Key(key) => (key, false),
-                    Step::EachOf(key) => (key, true),
-                };
-                let Some(value) = tree.get(node, key) else {
-                    continue;
-                };
-                let at = if at.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{at}.{key}")
-                };
-                if each {
-                    for (i, item) in tree.items(tree.resolve(value)).iter().enumerate() {
-                        next.push((*item, format!("{at}[{i}]")));
-                    }
-                } else {
-                    next.push((value, at));
-                }
-            }
-            current = next;
-        }
-        current
-    }
-}
-
-/// Whether a scalar node is YAML null (`~`, `null`, or nothing) rather than a string.
-fn is_null(tree: &Tree<'_>, node: NodeId) -> bool {
-    match &tree.node(node).kind {
-        Kind::Scalar { value, style } => {
-            *style == granit_parser::ScalarStyle::Plain
-                && matches!(value.as_ref(), "~" | "null" | "Null" | "NULL" | "")
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -325,7 +172,7 @@ mod tests {
 
     fn find(text: &str) -> Vec<(String, String, Option<String>)> {
         let stream = Stream::read(text.as_bytes()).unwrap();
-        let found = locate(&stream, &Table::new(&[])).unwrap();
+        let found = locate(&stream, &Table::new(&[], crate::rules::Scan::default())).unwrap();
         found
             .images
             .iter()
@@ -358,7 +205,16 @@ mod tests {
         let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec:\n  template:\n    spec:\n      containers: [{image: x}]\n";
         assert!(find(crd).is_empty());
         let other = "apiVersion: example.com/v1\nkind: Deployment\nspec: {template: {spec: {containers: [{image: x}]}}}\n";
-        assert!(find(other).is_empty());
+        assert_eq!(
+            find(other)[0].0,
+            "spec.template.spec.containers[0].image",
+            "found structurally"
+        );
+        let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nspec: {pattern: {spec: {containers: [{image: x}]}}}\n";
+        assert!(
+            find(policy).is_empty(),
+            "policies describe images, they do not pull them"
+        );
         let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  spec: {containers: [{name: a, image: busybox}]}\n";
         assert_eq!(find(list)[0].0, "spec.containers[0].image");
     }
@@ -367,7 +223,7 @@ mod tests {
     fn reports_syntax_errors_with_document_and_source() {
         let text = "a: 1\n---\n# Source: c/t.yaml\nb: [1\n";
         let stream = Stream::read(text.as_bytes()).unwrap();
-        let err = locate(&stream, &Table::new(&[])).unwrap_err();
+        let err = locate(&stream, &Table::new(&[], crate::rules::Scan::default())).unwrap_err();
         let message = err.to_string();
         assert!(
             message.starts_with("document 2 (# Source: c/t.yaml): invalid YAML at line"),

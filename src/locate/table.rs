@@ -5,8 +5,9 @@
 //! the images are. `CustomResourceDefinition` documents are never searched: their OpenAPI
 //! schemas describe fields called `image`, which are not images.
 
+use super::known::CUSTOM_RESOURCES;
 use crate::locate::FieldPath;
-use crate::rules::{CustomPath, PathTarget};
+use crate::rules::{CustomPath, PathTarget, Scan};
 
 /// What a row's path leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,40 +87,61 @@ pub const POD_SPEC_IMAGES: &[(&str, &str)] = &[
 /// Kinds whose top-level `imagePullSecrets` can hold pull secrets.
 pub const SERVICE_ACCOUNT: (&str, &[&str]) = ("ServiceAccount", CORE);
 
-/// The rows searched in every document.
+/// The rows searched in every document, and how far strings are searched.
 #[derive(Debug, Clone)]
 pub struct Table {
     rows: Vec<Row>,
+    pub scan: Scan,
 }
 
 impl Table {
-    /// The built-in rows followed by the rules file's `paths:`.
-    pub fn new(custom: &[CustomPath]) -> Table {
-        let builtin = WORKLOADS.iter().filter_map(|(kind, groups, path)| {
-            Some(Row {
-                kind: (*kind).to_string(),
-                groups: Groups::OneOf(groups.iter().map(|g| (*g).to_string()).collect()),
-                path: FieldPath::parse(path).ok()?,
-                target: Target::PodSpec,
-            })
+    /// The built-in rows, the well-known custom resources, then the rules file's `paths:`.
+    pub fn new(custom: &[CustomPath], scan: Scan) -> Table {
+        let builtin = WORKLOADS.iter().map(|(kind, groups, path)| {
+            let groups = groups.iter().map(|g| (*g).to_string()).collect();
+            (*kind, Groups::OneOf(groups), Target::PodSpec, *path)
         });
+        let known = CUSTOM_RESOURCES
+            .iter()
+            .flat_map(|(group, kinds, target, path)| {
+                kinds.iter().map(|kind| {
+                    (
+                        *kind,
+                        Groups::OneOf(vec![(*group).to_string()]),
+                        target.clone(),
+                        *path,
+                    )
+                })
+            });
+        let rows = builtin
+            .chain(known)
+            .filter_map(|(kind, groups, target, path)| {
+                Some(Row {
+                    kind: kind.to_string(),
+                    groups,
+                    path: FieldPath::parse(path).ok()?,
+                    target,
+                })
+            });
         let custom = custom.iter().map(|c| {
             let (path, target) = match &c.target {
                 PathTarget::Image(path) => (path.clone(), Target::Image),
                 PathTarget::PodSpec(path) => (path.clone(), Target::PodSpec),
             };
+            let groups = c
+                .group
+                .as_ref()
+                .map_or(Groups::Any, |g| Groups::OneOf(vec![g.clone()]));
             Row {
                 kind: c.kind.clone(),
-                groups: c
-                    .group
-                    .as_ref()
-                    .map_or(Groups::Any, |g| Groups::OneOf(vec![g.clone()])),
+                groups,
                 path,
                 target,
             }
         });
         Table {
-            rows: builtin.chain(custom).collect(),
+            rows: rows.chain(custom).collect(),
+            scan,
         }
     }
 
@@ -151,7 +173,14 @@ mod tests {
 
     #[test]
     fn every_builtin_path_parses() {
-        assert_eq!(Table::new(&[]).rows.len(), WORKLOADS.len());
+        let rows: usize = CUSTOM_RESOURCES
+            .iter()
+            .map(|(_, kinds, _, _)| kinds.len())
+            .sum();
+        assert_eq!(
+            Table::new(&[], Scan::default()).rows.len(),
+            WORKLOADS.len() + rows
+        );
         for (_, inner) in POD_SPEC_IMAGES {
             assert!(FieldPath::parse(inner).is_ok());
         }
@@ -175,7 +204,7 @@ mod tests {
 
     #[test]
     fn rows_match_kind_and_group() {
-        let table = Table::new(&[]);
+        let table = Table::new(&[], Scan::default());
         assert_eq!(table.rows_for("Deployment", "apps").count(), 1);
         assert_eq!(table.rows_for("Deployment", "example.com").count(), 0);
         assert_eq!(table.rows_for("Pod", "").count(), 1);

@@ -29,12 +29,16 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
         .map(|d| digests(d, base_dir, origin))
         .transpose()?;
     let paths = custom_paths(file.paths.unwrap_or_default(), origin)?;
+    let scan = super::policy::scan(file.scan);
+    let policy = file.policy.map(|p| super::policy::policy(p, origin)).transpose()?;
     Ok(Rules {
         registries,
         images,
         pull_secrets,
         digests,
         paths,
+        scan,
+        policy,
     })
 }
 

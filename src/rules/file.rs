@@ -23,6 +23,10 @@ pub struct RulesFile {
     pub digests: Option<DigestsFile>,
     /// Extra places where images live, for custom resources the built-in table does not know.
     pub paths: Option<Vec<PathFile>>,
+    /// What to do with image references found inside strings: env values, args, ConfigMaps.
+    pub scan: Option<ScanFile>,
+    /// What every image must satisfy; checked by `reimage check` and by every render.
+    pub policy: Option<PolicyFile>,
 }
 
 /// One entry of `registries:`.
@@ -142,4 +146,38 @@ mod tests {
         let err = serde_yaml::from_str::<RulesFile>("version: 1\nregistry: []\n").unwrap_err();
         assert!(err.to_string().contains("unknown field `registry`"));
     }
+}
+
+/// `scan:`: for each kind of string, `rewrite` (the default: confident matches are rewritten,
+/// the rest reported), `report` (nothing rewritten, everything reported) or `off`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScanFile {
+    /// Container `env` values.
+    pub env: Option<ScanModeFile>,
+    /// Container `args` and `command` items.
+    pub args: Option<ScanModeFile>,
+    /// ConfigMap `data` values.
+    pub config_maps: Option<ScanModeFile>,
+}
+
+/// One `scan:` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanModeFile {
+    Rewrite,
+    Report,
+    Off,
+}
+
+/// `policy:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyFile {
+    /// Registries (host or host/path prefixes) images may be pulled from.
+    pub allowed_registries: Option<Vec<String>>,
+    /// Every image must carry a digest.
+    pub require_digest: Option<bool>,
+    /// No image may use the tag `latest`, or no tag at all without a digest.
+    pub forbid_latest: Option<bool>,
 }

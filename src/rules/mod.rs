@@ -10,6 +10,7 @@ mod check;
 mod convert;
 pub mod file;
 mod images;
+mod policy;
 mod secrets;
 mod suggest;
 #[cfg(test)]
@@ -18,6 +19,8 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use crate::locate::FieldPath;
+
+pub use policy::{Policy, Scan, ScanMode};
 
 /// Everything the rules ask for, checked.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -32,6 +35,10 @@ pub struct Rules {
     pub digests: Option<Digests>,
     /// Extra image locations for custom resources.
     pub paths: Vec<CustomPath>,
+    /// What to do with references found inside strings.
+    pub scan: Scan,
+    /// What every image must satisfy, when a policy is set.
+    pub policy: Option<Policy>,
 }
 
 /// One entry of `registries:`. Prefixes are normalised (`index.docker.io/x` is `docker.io/x`).

@@ -18,9 +18,16 @@ const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralCo
 /// An image field: the object it belongs to and its path, like the ground truth's.
 type Site = (ObjectId, String);
 
-/// Compares the two views: equal once the image fields and `imagePullSecrets` are removed,
-/// and the image fields that differ are exactly the valid ground-truth images.
+/// Compares the two views: equal once the image fields, the image-bearing strings the ground
+/// truth lists elsewhere (`.other-images.txt`: env values, args, ConfigMap values, custom
+/// resource fields) and `imagePullSecrets` are removed, and the standard image fields that
+/// differ are exactly the valid ground-truth images.
 pub fn compare(fixture: &Fixture, before: &K8sView, after: &K8sView) -> Vec<String> {
+    let others: Vec<Site> = fixture
+        .other_images
+        .iter()
+        .map(|row| (row.object.clone(), row.path.clone()))
+        .collect();
     if before.len() != after.len() {
         return vec![format!("{} documents became {}", before.len(), after.len())];
     }
@@ -28,10 +35,12 @@ pub fn compare(fixture: &Fixture, before: &K8sView, after: &K8sView) -> Vec<Stri
     let mut changed = BTreeSet::new();
     for (index, pair) in before.iter().zip(after).enumerate() {
         match pair {
-            (Ok(b), Ok(a)) => match changed_images(b, a) {
-                Ok(sites) => changed.extend(sites),
-                Err(path) => problems.push(format!("doc{index}: {path} changed")),
-            },
+            (Ok(b), Ok(a)) => {
+                match changed_images(&without_others(b, &others), &without_others(a, &others)) {
+                    Ok(sites) => changed.extend(sites),
+                    Err(path) => problems.push(format!("doc{index}: {path} changed")),
+                }
+            }
             (b, a) if b == a => {}
             (b, a) => problems.push(format!("doc{index}: was {b:?}, became {a:?}")),
         }
@@ -71,6 +80,26 @@ fn changed_images(before: &Value, after: &Value) -> Result<Vec<Site>, String> {
         .filter(|path| before_images.get(*path) != after_images.get(*path))
         .map(|path| (id.clone(), path.clone()))
         .collect())
+}
+
+/// The document with the values at the listed places of its own object taken out.
+fn without_others(doc: &Value, others: &[Site]) -> Value {
+    let mut doc = doc.clone();
+    let id = object_id(&doc);
+    for (_, path) in others.iter().filter(|(object, _)| *object == id) {
+        if let Some(value) = doc.pointer_mut(&pointer(path)) {
+            value.take();
+        }
+    }
+    doc
+}
+
+/// `spec.containers[0].env[3].value` → `/spec/containers/0/env/3/value`.
+fn pointer(path: &str) -> String {
+    path.split('.')
+        .flat_map(|segment| segment.split('['))
+        .map(|part| format!("/{}", part.trim_end_matches(']')))
+        .collect()
 }
 
 fn object_id(doc: &Value) -> ObjectId {

@@ -1,0 +1,195 @@
+//! Image references inside strings: env values, args and command items, ConfigMap values.
+//!
+//! A match is *confident* when the key or flag it belongs to says "image" (`image`, `*Image`,
+//! `*_IMAGE`, `*-image`, `RELATED_IMAGE_*`, plurals too) and the value is a reference that names
+//! a registry or carries a tag or digest; confident matches may be rewritten. A value that is a
+//! reference naming a registry is reported even when nothing says "image". Only a whole value,
+//! or a clearly delimited part of one (`--flag=ref`, a `key=ref` line), is ever a match.
+
+use std::ops::Range;
+
+use crate::reference::Reference;
+
+/// One reference found in a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Byte range of the reference in the string; `None` when it is the whole string.
+    pub part: Option<Range<usize>>,
+    pub value: String,
+    pub confident: bool,
+}
+
+/// Whether a key, env var name or flag names an image.
+pub fn says_image(key: &str) -> bool {
+    let key = key.trim_start_matches('-');
+    let lower = key.to_ascii_lowercase();
+    let lower = lower.strip_suffix('s').unwrap_or(&lower);
+    lower == "image"
+        || lower.ends_with("_image")
+        || lower.ends_with("-image")
+        || lower.ends_with(".image")
+        || key.ends_with("Image")
+        || key.ends_with("Images")
+        || lower.starts_with("related_image_")
+}
+
+/// Classifies `value` found under `key` (`None`: nothing names it).
+fn classify(key: Option<&str>, value: &str, part: Option<Range<usize>>) -> Option<Match> {
+    let reference = Reference::parse(value).ok()?;
+    let qualified = reference.tag().is_some() || reference.digest().is_some();
+    let registry = reference.domain().is_some() && reference.name().contains('/');
+    let confident = key.is_some_and(says_image) && (registry || qualified);
+    if !confident && !registry {
+        return None;
+    }
+    Some(Match {
+        part,
+        value: value.to_string(),
+        confident,
+    })
+}
+
+/// A value that is a reference, or a list of `key=ref` lines.
+pub fn in_value(key: &str, value: &str) -> Vec<Match> {
+    if !value.contains('\n') {
+        return classify(Some(key), value.trim_end(), None)
+            .map(|m| {
+                if m.value.len() == value.len() {
+                    m
+                } else {
+                    Match {
+                        part: Some(0..m.value.len()),
+                        ..m
+                    }
+                }
+            })
+            .into_iter()
+            .collect();
+    }
+    let mut found = Vec::new();
+    let mut offset = 0;
+    for line in value.split_inclusive('\n') {
+        let body = line.trim_end();
+        let indent = body.len() - body.trim_start().len();
+        if let Some((line_key, reference)) = body.trim_start().split_once('=') {
+            let start = offset + indent + line_key.len() + 1;
+            let range = start..start + reference.len();
+            found.extend(classify(Some(line_key.trim()), reference, Some(range)));
+        }
+        offset += line.len();
+    }
+    found
+}
+
+/// The items of an `args` or `command` list: `--flag=ref`, `--flag ref` and bare references.
+pub fn in_args(items: &[Option<&str>]) -> Vec<(usize, Match)> {
+    let mut found = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let Some(item) = item else {
+            continue;
+        };
+        if item.starts_with('-') {
+            if let Some((flag, value)) = item.split_once('=') {
+                let start = flag.len() + 1;
+                found.extend(
+                    classify(Some(flag), value, Some(start..item.len())).map(|m| (index, m)),
+                );
+            }
+            continue;
+        }
+        let flag = index
+            .checked_sub(1)
+            .and_then(|i| items[i])
+            .filter(|prev| prev.starts_with('-') && !prev.contains('='));
+        found.extend(classify(flag, item, None).map(|m| (index, m)));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_say_image() {
+        for key in [
+            "image",
+            "IMAGE",
+            "CSI_ATTACHER_IMAGE",
+            "queue-sidecar-image",
+            "--engine-image",
+            "sidecarImage",
+            "RELATED_IMAGE_FOO",
+            "STRIMZI_KAFKA_IMAGES",
+            "config.image",
+        ] {
+            assert!(says_image(key), "{key}");
+        }
+        for key in [
+            "imagePullPolicy",
+            "provisioner",
+            "--prometheus-config-reloader",
+            "images_dir",
+            "imaged",
+        ] {
+            assert!(!says_image(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn values_are_confident_only_under_image_keys() {
+        let m = in_value("CSI_ATTACHER_IMAGE", "longhornio/csi-attacher:v4.9.0");
+        assert!(m[0].confident && m[0].part.is_none());
+        let m = in_value(
+            "provisioner",
+            "registry.k8s.io/sig-storage/csi-provisioner:v6.2.0",
+        );
+        assert!(!m[0].confident);
+        assert!(in_value("provisioner", "longhornio/x:1").is_empty());
+        assert!(
+            in_value("SOME_IMAGE", "nginx").is_empty(),
+            "a bare name is not enough"
+        );
+        assert!(in_value("url", "https://example.com/x").is_empty());
+        assert!(in_value("mode", "0644").is_empty());
+    }
+
+    #[test]
+    fn key_ref_lines_are_parts_of_the_value() {
+        let value = "3.9.0=quay.io/strimzi/kafka:0.45.0-kafka-3.9.0\n  3.8.0=quay.io/strimzi/kafka:0.45.0-kafka-3.8.0\n";
+        let found = in_value("STRIMZI_KAFKA_IMAGES", value);
+        assert_eq!(found.len(), 2);
+        let part = found[1].part.clone().unwrap();
+        assert_eq!(&value[part], "quay.io/strimzi/kafka:0.45.0-kafka-3.8.0");
+        assert!(
+            !found[1].confident,
+            "the line key `3.8.0` does not say image"
+        );
+    }
+
+    #[test]
+    fn args_in_every_form() {
+        let items = [
+            Some("--engine-image"),
+            Some("longhornio/longhorn-engine:v1.9.1"),
+            Some("--prometheus-config-reloader=quay.io/p/r:v1"),
+            Some("--image=nginx"),
+            Some("quay.io/bare/ref:1"),
+            Some("daemon"),
+        ];
+        let found = in_args(&items);
+        let summary: Vec<_> = found
+            .iter()
+            .map(|(i, m)| (*i, m.value.as_str(), m.confident))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, "longhornio/longhorn-engine:v1.9.1", true),
+                (2, "quay.io/p/r:v1", false),
+                (4, "quay.io/bare/ref:1", false)
+            ]
+        );
+        assert_eq!(found[1].1.part, Some(29..43));
+    }
+}

@@ -1,0 +1,460 @@
+//! The walk over one document: objects, the table's rows, pod specs, strings, and a structural
+//! search for pod specs in custom resources the table does not know.
+
+use super::known::DESCRIBING_GROUPS;
+use super::strings::{self, Match};
+use super::table::{self, Target};
+use super::{Found, Holder, How, ImageSite, Resource, Step, Table, HELM_FILENAME_ANNOTATION};
+use crate::locate::FieldPath;
+use crate::rules::ScanMode;
+use crate::tree::{Kind, NodeId, Tree};
+
+/// Lists inside lists are followed this deep at most (a `List` of `List`s is already unusual).
+const MAX_LIST_DEPTH: usize = 4;
+
+/// The container lists of a pod spec, whose items' `env`, `args` and `command` are searched.
+const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
+
+pub(super) struct Walker<'f, 'a, 't> {
+    found: &'f mut Found<'a>,
+    table: &'t Table,
+    doc: usize,
+}
+
+impl<'f, 'a, 't> Walker<'f, 'a, 't> {
+    pub(super) fn new(found: &'f mut Found<'a>, table: &'t Table, doc: usize) -> Self {
+        Walker { found, table, doc }
+    }
+
+    fn tree(&self) -> &Tree<'a> {
+        &self.found.docs[self.doc].tree
+    }
+
+    /// A Kubernetes object at `node`: record it, then search it.
+    pub(super) fn object(&mut self, node: NodeId, depth: usize) {
+        let tree = self.tree();
+        let node = tree.resolve(node);
+        if !matches!(tree.node(node).kind, Kind::Map { .. }) {
+            return;
+        }
+        let kind = tree.get_str(node, "kind").unwrap_or_default().to_string();
+        if table::SKIPPED_KINDS.iter().any(|(k, _)| *k == kind) {
+            return;
+        }
+        let api_version = tree
+            .get_str(node, "apiVersion")
+            .unwrap_or_default()
+            .to_string();
+        if kind.ends_with("List") && depth < MAX_LIST_DEPTH {
+            if let Some(items) = tree.get(node, "items") {
+                for item in tree.items(tree.resolve(items)).to_vec() {
+                    self.object(item, depth + 1);
+                }
+                return;
+            }
+        }
+        let group = table::group_of(&api_version).to_string();
+        let resource = self.resource(node, kind.clone(), api_version);
+        let rows: Vec<_> = self.table.rows_for(&kind, &group).cloned().collect();
+        let known = !rows.is_empty();
+        let first_holder = self.found.holders.len();
+        let first_image = self.found.images.len();
+        for row in rows {
+            for (target, path) in self.follow(node, &row.path, "") {
+                match row.target {
+                    Target::Image => self.image(resource, target, path, None, None),
+                    Target::PodSpec => self.pod_spec(resource, target, path),
+                }
+            }
+        }
+        // A custom resource whose spec is its pod spec (Prometheus): its own image fields are
+        // pulled by that pod spec too.
+        if self.found.holders.len() == first_holder + 1 {
+            for site in &mut self.found.images[first_image..] {
+                site.holder.get_or_insert(first_holder);
+            }
+        }
+        let structural =
+            !known && group.contains('.') && !DESCRIBING_GROUPS.contains(&group.as_str());
+        self.search(resource, node, structural);
+        if kind == "ConfigMap" && group.is_empty() {
+            self.config_map(resource, node);
+        }
+        let (sa_kind, sa_groups) = table::SERVICE_ACCOUNT;
+        if kind == sa_kind && sa_groups.contains(&group.as_str()) {
+            self.found.holders.push(Holder {
+                resource,
+                node,
+                path: String::new(),
+                is_service_account: true,
+            });
+        }
+    }
+
+    fn resource(&mut self, node: NodeId, kind: String, api_version: String) -> usize {
+        let tree = self.tree();
+        let metadata = tree.get(node, "metadata").map(|m| tree.resolve(m));
+        let meta = |key: &str| {
+            metadata
+                .and_then(|m| tree.get_str(m, key))
+                .map(str::to_string)
+        };
+        let annotation = metadata
+            .and_then(|m| tree.get(m, "annotations"))
+            .and_then(|a| tree.get_str(tree.resolve(a), HELM_FILENAME_ANNOTATION))
+            .map(str::to_string);
+        let resource = Resource {
+            doc: self.doc,
+            kind,
+            api_version,
+            namespace: meta("namespace"),
+            name: meta("name"),
+            source: self.found.docs[self.doc]
+                .chunk
+                .source
+                .clone()
+                .or(annotation),
+        };
+        self.found.resources.push(resource);
+        self.found.resources.len() - 1
+    }
+
+    fn pod_spec(&mut self, resource: usize, node: NodeId, path: String) {
+        if !matches!(self.tree().node(node).kind, Kind::Map { .. }) {
+            return;
+        }
+        if self
+            .found
+            .holders
+            .iter()
+            .any(|h| h.node == node && self.found.resources[h.resource].doc == self.doc)
+        {
+            return;
+        }
+        let holder = self.found.holders.len();
+        self.found.holders.push(Holder {
+            resource,
+            node,
+            path: path.clone(),
+            is_service_account: false,
+        });
+        for (list, inner) in table::POD_SPEC_IMAGES {
+            let Ok(inner) = FieldPath::parse(inner) else {
+                continue;
+            };
+            for (index, item) in self.list(node, list).into_iter().enumerate() {
+                let name = self.tree().get_str(item, "name").map(str::to_string);
+                let base = format!("{path}.{list}[{index}]");
+                for (target, at) in self.follow(item, &inner, &base) {
+                    self.image(resource, target, at, name.clone(), Some(holder));
+                }
+                if CONTAINER_LISTS.contains(list) {
+                    self.container_strings(resource, item, &base, name.as_deref());
+                }
+            }
+        }
+    }
+
+    /// The items of the list at `key` in a mapping, aliases resolved.
+    fn list(&self, map: NodeId, key: &str) -> Vec<NodeId> {
+        let tree = self.tree();
+        let Some(list) = tree.get(map, key) else {
+            return Vec::new();
+        };
+        tree.items(tree.resolve(list))
+            .iter()
+            .map(|item| tree.resolve(*item))
+            .collect()
+    }
+
+    fn image(
+        &mut self,
+        resource: usize,
+        node: NodeId,
+        path: String,
+        container: Option<String>,
+        holder: Option<usize>,
+    ) {
+        let Some(value) = self.string(node) else {
+            return;
+        };
+        // Two rows can lead to one field (a built-in row and a `paths:` rule): keep one site.
+        let mut seen = self
+            .found
+            .images
+            .iter()
+            .rev()
+            .take_while(|s| s.resource == resource);
+        if seen.any(|s| s.node == node && s.part.is_none()) {
+            return;
+        }
+        self.found.images.push(ImageSite {
+            resource,
+            node,
+            path,
+            container,
+            holder,
+            value,
+            part: None,
+            how: How::Field,
+            rewrite: true,
+        });
+    }
+
+    /// The string value of a scalar node (aliases resolved); `None` for null and collections.
+    fn string(&self, node: NodeId) -> Option<String> {
+        let tree = self.tree();
+        let target = tree.resolve(node);
+        let value = tree.scalar(target)?;
+        (!value.is_empty() && !is_null(tree, target)).then(|| value.to_string())
+    }
+
+    /// References inside a container's `env` values and `args`/`command` items.
+    fn container_strings(
+        &mut self,
+        resource: usize,
+        container: NodeId,
+        base: &str,
+        name: Option<&str>,
+    ) {
+        let scan = self.table.scan;
+        if scan.env != ScanMode::Off {
+            for (index, var) in self.list(container, "env").into_iter().enumerate() {
+                let tree = self.tree();
+                let (Some(key), Some(value)) = (tree.get_str(var, "name"), tree.get(var, "value"))
+                else {
+                    continue;
+                };
+                let (key, path) = (key.to_string(), format!("{base}.env[{index}].value"));
+                self.strings(
+                    resource,
+                    value,
+                    &path,
+                    name,
+                    How::Env(key.clone()),
+                    scan.env,
+                    |v| strings::in_value(&key, v),
+                );
+            }
+        }
+        if scan.args != ScanMode::Off {
+            for list in ["command", "args"] {
+                let Some(items) = self.tree().get(container, list) else {
+                    continue;
+                };
+                let items = self.tree().items(self.tree().resolve(items)).to_vec();
+                let texts: Vec<Option<String>> = items.iter().map(|i| self.string(*i)).collect();
+                let refs: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
+                for (index, found) in strings::in_args(&refs) {
+                    let path = format!("{base}.{list}[{index}]");
+                    self.push_string(
+                        resource,
+                        items[index],
+                        path,
+                        name,
+                        How::Arg,
+                        scan.args,
+                        found,
+                    );
+                }
+            }
+        }
+    }
+
+    /// References inside a ConfigMap's `data` values.
+    fn config_map(&mut self, resource: usize, node: NodeId) {
+        let mode = self.table.scan.config_maps;
+        let tree = self.tree();
+        let Some(data) = tree.get(node, "data").map(|d| tree.resolve(d)) else {
+            return;
+        };
+        if mode == ScanMode::Off {
+            return;
+        }
+        for (key, value) in tree.entries(data).to_vec() {
+            let Some(key) = self.tree().scalar(key).map(str::to_string) else {
+                continue;
+            };
+            let path = format!("data.{key}");
+            self.strings(
+                resource,
+                value,
+                &path,
+                None,
+                How::ConfigMap(key.clone()),
+                mode,
+                |v| strings::in_value(&key, v),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn strings(
+        &mut self,
+        resource: usize,
+        node: NodeId,
+        path: &str,
+        container: Option<&str>,
+        how: How,
+        mode: ScanMode,
+        find: impl Fn(&str) -> Vec<Match>,
+    ) {
+        let Some(value) = self.string(node) else {
+            return;
+        };
+        for found in find(&value) {
+            self.push_string(
+                resource,
+                node,
+                path.to_string(),
+                container,
+                how.clone(),
+                mode,
+                found,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_string(
+        &mut self,
+        resource: usize,
+        node: NodeId,
+        path: String,
+        container: Option<&str>,
+        how: How,
+        mode: ScanMode,
+        found: Match,
+    ) {
+        self.found.images.push(ImageSite {
+            resource,
+            node,
+            path,
+            container: container.map(str::to_string),
+            holder: None,
+            value: found.value,
+            part: found.part,
+            how,
+            rewrite: found.confident && mode == ScanMode::Rewrite,
+        });
+    }
+
+    /// Every mapping of the object: pod specs found by their shape (when `structural`), and
+    /// images split across `repository` and `tag` keys. Iterative, so nesting depth is no risk.
+    fn search(&mut self, resource: usize, root: NodeId, structural: bool) {
+        let mut stack = vec![(root, String::new())];
+        while let Some((node, path)) = stack.pop() {
+            if structural && self.is_pod_spec(node) {
+                self.pod_spec(resource, node, path);
+                continue;
+            }
+            self.split_image(resource, node, &path);
+            let tree = self.tree();
+            let children: Vec<(NodeId, String)> = match &tree.node(node).kind {
+                Kind::Map { entries, .. } => entries
+                    .iter()
+                    .filter_map(|(k, v)| Some((*v, join(&path, tree.scalar(*k)?))))
+                    .collect(),
+                Kind::Seq { items, .. } => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (*v, format!("{path}[{i}]")))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            stack.extend(children.into_iter().rev());
+        }
+    }
+
+    /// A mapping with a `containers` list whose items have an `image`.
+    fn is_pod_spec(&self, node: NodeId) -> bool {
+        let tree = self.tree();
+        matches!(tree.node(node).kind, Kind::Map { .. })
+            && self
+                .list(node, "containers")
+                .iter()
+                .any(|c| tree.get(*c, "image").is_some())
+    }
+
+    /// `{repository: x, tag: y}` (with an optional `registry`): reported as one reference.
+    fn split_image(&mut self, resource: usize, node: NodeId, path: &str) {
+        let tree = self.tree();
+        let Some(repository) = tree.get(node, "repository") else {
+            return;
+        };
+        let (Some(repo), tag, registry) = (
+            self.string(repository),
+            tree.get_str(node, "tag"),
+            tree.get_str(node, "registry"),
+        ) else {
+            return;
+        };
+        if tag.is_none() && registry.is_none() {
+            return;
+        }
+        let name = registry.map_or_else(|| repo.clone(), |r| format!("{r}/{repo}"));
+        let value = tag.map_or_else(|| name.clone(), |t| format!("{name}:{t}"));
+        if crate::reference::Reference::parse(&value).is_err() {
+            return;
+        }
+        self.found.images.push(ImageSite {
+            resource,
+            node: repository,
+            path: join(path, "repository"),
+            container: None,
+            holder: None,
+            value,
+            part: None,
+            how: How::Split,
+            rewrite: false,
+        });
+    }
+
+    /// Every node the path leads to from `start`, with its concrete field path.
+    fn follow(&self, start: NodeId, path: &FieldPath, base: &str) -> Vec<(NodeId, String)> {
+        let tree = self.tree();
+        let mut current = vec![(start, base.to_string())];
+        for step in path.steps() {
+            let mut next = Vec::new();
+            for (node, at) in current {
+                let node = tree.resolve(node);
+                let (key, each) = match step {
+                    Step::Key(key) => (key, false),
+                    Step::EachOf(key) => (key, true),
+                };
+                let Some(value) = tree.get(node, key) else {
+                    continue;
+                };
+                let at = join(&at, key);
+                if each {
+                    for (i, item) in tree.items(tree.resolve(value)).iter().enumerate() {
+                        next.push((*item, format!("{at}[{i}]")));
+                    }
+                } else {
+                    next.push((value, at));
+                }
+            }
+            current = next;
+        }
+        current
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Whether a scalar node is YAML null (`~`, `null`, or nothing) rather than a string.
+fn is_null(tree: &Tree<'_>, node: NodeId) -> bool {
+    match &tree.node(node).kind {
+        Kind::Scalar { value, style } => {
+            *style == granit_parser::ScalarStyle::Plain
+                && matches!(value.as_ref(), "~" | "null" | "Null" | "NULL" | "")
+        }
+        _ => false,
+    }
+}
