@@ -63,14 +63,14 @@ const WORKLOADS: &[(&str, &str)] = &[
 ];
 
 /// ConfigMap entries, as written: several mean something else to a YAML 1.1 reader, and one
-/// is an `image:` key that is not in a pod spec.
+/// looks like an image but neither its key nor a registry says so (it is never touched).
 const CONFIG: &[(&str, &str)] = &[
     ("enabled", "yes"),
     ("mode", "0644"),
     ("switch", "on"),
     ("quoted", "\"yes\""),
     ("perm", "'0755'"),
-    ("image", "nginx:1.25"),
+    ("release", "nginx:1.25"),
     ("url", "http://example.com/a#b # and a comment"),
     ("empty", "''"),
 ];
