@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (empty input gives empty output)
-  1  a rule or policy failed (e.g. digests.require and an image without a digest)
+  1  a rule or policy failed (digests.require, policy:), or `check` found violations
   2  bad input, bad rules file, bad lock file, or bad usage
 On any failure nothing is written to standard output.";
 
@@ -57,6 +57,30 @@ pub struct RuleArgs {
 pub enum Command {
     /// List every image reference found, after the rules are applied.
     Images(ImagesArgs),
+    /// Check every image found (in strings too) against `policy:` in the rules; exit 1 and
+    /// list the violations on standard output if there are any.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check the stream as it is, without applying the rules' registries, overrides and pins
+    /// first (for output that reimage has already rendered).
+    #[arg(long)]
+    pub as_is: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Grouped by resource, with field paths and `# Source:` files.
+    Text,
+    /// A JSON array of violations.
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
 }
 
 #[derive(Debug, Args)]
@@ -75,4 +99,10 @@ pub enum Format {
     Text,
     /// Every occurrence with its location, as a JSON array.
     Json,
+    /// `source<TAB>destination` pairs for `skopeo copy` or `crane copy`.
+    Mirror,
+    /// A source file for `skopeo sync --src yaml`.
+    SkopeoSync,
+    /// The `artifacthub.io/images` annotation block for a chart's Chart.yaml.
+    HelmAnnotation,
 }

@@ -29,6 +29,9 @@ pub enum Error {
         rule: &'static str,
         violations: Vec<String>,
     },
+    /// `reimage check` found violations (listed on standard output).
+    #[error("{0} policy violation(s); see the report on standard output")]
+    Violations(usize),
     #[error("cannot read standard input: {0}")]
     Input(std::io::Error),
 }
@@ -37,7 +40,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Policy { .. } => EXIT_POLICY,
+            Error::Policy { .. } | Error::Violations(_) => EXIT_POLICY,
             _ => EXIT_INPUT,
         }
     }

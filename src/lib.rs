@@ -7,14 +7,17 @@
 //! [`plan`] decides every change ([`rewrite`] applies the [`rules`] and the [`lock`] file to
 //! one reference) →
 //! [`apply`] turns the plan into byte splices and writes the output.
-//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`.
+//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
+//! [`policy`] checks it against `policy:` (`reimage check`, and every render).
 #![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod error;
+pub mod inventory;
 pub mod locate;
 pub mod lock;
 pub mod plan;
+pub mod policy;
 pub mod reference;
 pub mod report;
 pub mod rewrite;
@@ -38,15 +41,38 @@ pub struct Rendered {
     pub report: Report,
 }
 
-/// Runs the whole pipeline on `input`: read → locate → plan → apply.
+/// Runs the whole pipeline on `input` (read → locate → plan → apply), then refuses the result
+/// if it breaks `digests.require` or `policy:`.
 pub fn render(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Rendered, Error> {
+    let rendered = render_unchecked(input, rules, lock)?;
+    if rules.digests.as_ref().is_some_and(|d| d.require) {
+        require_digests(&rendered.report)?;
+    }
+    if let Some(policy) = &rules.policy {
+        let violations = policy::violations(&rendered.report, policy, &rules.pull_secrets.remove);
+        if !violations.is_empty() {
+            return Err(Error::Policy {
+                rule: "the rendered images break the policy",
+                violations: policy::text(&violations)
+                    .lines()
+                    .map(|l| format!("  {l}"))
+                    .collect(),
+            });
+        }
+    }
+    Ok(rendered)
+}
+
+/// The pipeline without the policy checks: read → locate → plan → apply.
+pub fn render_unchecked(
+    input: &[u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+) -> Result<Rendered, Error> {
     let stream = Stream::read(input)?;
     let found = locate::locate(&stream, &Table::new(&rules.paths, rules.scan))?;
     let plan = plan::plan(&found, rules, &Rewriter::new(rules, lock));
     let report = Report::new(&found, &plan);
-    if rules.digests.as_ref().is_some_and(|d| d.require) {
-        require_digests(&report)?;
-    }
     let splices = apply::splices(stream.text(), &found, &plan)?;
     let output = apply::apply(stream.text(), splices)?;
     Ok(Rendered { output, report })

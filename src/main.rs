@@ -8,9 +8,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command, Format};
+use cli::{CheckArgs, CheckFormat, Cli, Command, Format, ImagesArgs};
 use reimage::error::{Error, EXIT_INPUT};
+use reimage::lock::Lock;
+use reimage::report::Report;
 use reimage::rules::Rules;
+use reimage::{inventory, policy};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -46,8 +49,25 @@ fn run(cli: &Cli) -> Result<(), Error> {
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(Error::Input)?;
-    let rendered = reimage::render(&input, &rules, lock.as_ref())?;
-    let report = &rendered.report;
+    let output = match &cli.command {
+        Some(Command::Check(args)) => return check(cli, args, &rules, lock.as_ref(), &input),
+        Some(Command::Images(args)) => {
+            // An inventory lists what is there, policy or not.
+            let rendered = reimage::render_unchecked(&input, &rules, lock.as_ref())?;
+            report(cli, &rendered.report);
+            images(args, &rendered.report).into_bytes()
+        }
+        None => {
+            let rendered = reimage::render(&input, &rules, lock.as_ref())?;
+            report(cli, &rendered.report);
+            rendered.output
+        }
+    };
+    write_stdout(&output)
+}
+
+/// Warnings and the `--explain` / `--log` lines.
+fn report(cli: &Cli, report: &Report) {
     if !cli.quiet {
         for warning in report.warnings() {
             eprintln!("reimage: {warning}");
@@ -60,22 +80,55 @@ fn run(cli: &Cli) -> Result<(), Error> {
         }
     }
     log(cli, &explained);
-    let output = match &cli.command {
-        None => rendered.output,
-        Some(Command::Images(args)) => match args.format {
-            Format::Text => report
-                .image_list(args.source)
-                .iter()
-                .flat_map(|image| [image.as_bytes(), b"\n"].concat())
-                .collect(),
-            Format::Json => {
-                let mut json = serde_json::to_vec_pretty(&report.findings).unwrap_or_default();
-                json.push(b'\n');
-                json
-            }
-        },
+}
+
+fn images(args: &ImagesArgs, report: &Report) -> String {
+    match args.format {
+        Format::Text => inventory::text(report, args.source),
+        Format::Json => inventory::json(report),
+        Format::Mirror => inventory::mirror(report),
+        Format::SkopeoSync => inventory::skopeo_sync(report),
+        Format::HelmAnnotation => inventory::helm_annotation(report),
+    }
+}
+
+/// `reimage check`: the policy's violations on standard output, exit 1 if there are any.
+fn check(
+    cli: &Cli,
+    args: &CheckArgs,
+    rules: &Rules,
+    lock: Option<&Lock>,
+    input: &[u8],
+) -> Result<(), Error> {
+    let as_is;
+    let applied = if args.as_is {
+        as_is = Rules {
+            paths: rules.paths.clone(),
+            scan: rules.scan,
+            ..Rules::empty()
+        };
+        &as_is
+    } else {
+        rules
     };
-    write_stdout(&output)
+    let lock = if args.as_is { None } else { lock };
+    let rendered = reimage::render_unchecked(input, applied, lock)?;
+    report(cli, &rendered.report);
+    let policy = rules.policy.clone().unwrap_or_default();
+    let violations = policy::violations(&rendered.report, &policy, &rules.pull_secrets.remove);
+    let out = match args.format {
+        CheckFormat::Text => policy::text(&violations),
+        CheckFormat::Json => serde_json::to_string_pretty(&violations).unwrap_or_default() + "\n",
+        CheckFormat::Sarif => {
+            serde_json::to_string_pretty(&policy::sarif(&violations)).unwrap_or_default() + "\n"
+        }
+    };
+    write_stdout(out.as_bytes())?;
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Violations(violations.len()))
+    }
 }
 
 /// Writes the whole output at once; a closed pipe (`| head`) is not an error.

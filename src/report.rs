@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::locate::{Found, Resource};
-use crate::plan::{Plan, Status};
+use crate::plan::{present_secrets, Plan, Status};
 
 /// One image occurrence and what became of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -29,13 +29,18 @@ pub struct Finding {
     pub reason: Option<String>,
 }
 
-/// One pull secret added to or removed from a holder.
+/// The pull secrets of one pod spec or ServiceAccount, and what the run changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretNote {
+    /// The names its `imagePullSecrets` listed before the run.
+    pub present: Vec<String>,
     pub document: usize,
     pub line: usize,
     /// `document N (# Source: file) Kind/ns/name, line L`.
     pub location: String,
+    /// `Kind/namespace/name`.
+    pub resource: String,
+    pub source: Option<String>,
     pub path: String,
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -84,14 +89,16 @@ impl Report {
             })
             .collect();
         findings.sort_by_key(|f| (f.document, f.line, f.column));
-        let secrets = plan
-            .secrets
+        let secrets = found
+            .holders
             .iter()
-            .map(|change| {
-                let holder = &found.holders[change.holder];
+            .enumerate()
+            .map(|(index, holder)| {
+                let change = plan.secrets.iter().find(|c| c.holder == index);
                 let resource = &found.resources[holder.resource];
                 let doc = &found.docs[resource.doc];
                 SecretNote {
+                    present: present_secrets(found, holder.resource, holder.node),
                     document: doc.chunk.number,
                     line: doc.tree.node(holder.node).line,
                     location: location(
@@ -100,9 +107,11 @@ impl Report {
                         &identity(resource),
                         doc.tree.node(holder.node).line,
                     ),
+                    resource: identity(resource),
+                    source: resource.source.clone(),
                     path: join_path(&holder.path, "imagePullSecrets"),
-                    added: change.add.clone(),
-                    removed: change.remove.clone(),
+                    added: change.map(|c| c.add.clone()).unwrap_or_default(),
+                    removed: change.map(|c| c.remove.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -158,23 +167,13 @@ impl Report {
             })
             .collect()
     }
+}
 
-    /// Unique references, sorted: the final ones, or (`source`) the ones found.
-    pub fn image_list(&self, source: bool) -> Vec<&str> {
-        let mut list: Vec<&str> = self
-            .findings
-            .iter()
-            .map(|f| {
-                if source {
-                    f.original.as_str()
-                } else {
-                    f.final_value.as_str()
-                }
-            })
-            .collect();
-        list.sort_unstable();
-        list.dedup();
-        list
+impl SecretNote {
+    /// The names listed after the run.
+    pub fn after(&self) -> impl Iterator<Item = &str> {
+        let kept = self.present.iter().filter(|n| !self.removed.contains(n));
+        self.added.iter().chain(kept).map(String::as_str)
     }
 }
 

@@ -3,7 +3,8 @@
 //! A match is *confident* when the key or flag it belongs to says "image" (`image`, `*Image`,
 //! `*_IMAGE`, `*-image`, `RELATED_IMAGE_*`, plurals too) and the value is a reference that names
 //! a registry or carries a tag or digest; confident matches may be rewritten. A value that is a
-//! reference naming a registry is reported even when nothing says "image". Only a whole value,
+//! reference naming a registry and a tag (or digest) is reported even when nothing says
+//! "image". Only a whole value,
 //! or a clearly delimited part of one (`--flag=ref`, a `key=ref` line), is ever a match.
 
 use std::ops::Range;
@@ -37,9 +38,11 @@ pub fn says_image(key: &str) -> bool {
 fn classify(key: Option<&str>, value: &str, part: Option<Range<usize>>) -> Option<Match> {
     let reference = Reference::parse(value).ok()?;
     let qualified = reference.tag().is_some() || reference.digest().is_some();
-    let registry = reference.domain().is_some() && reference.name().contains('/');
+    let registry = reference.domain().is_some();
     let confident = key.is_some_and(says_image) && (registry || qualified);
-    if !confident && !registry {
+    // Unnamed, only a registry and a tag (or digest) together make a string look like an
+    // image: `k8s.io/ingress-nginx` is a controller class, `quay.io/x/y:1` an image.
+    if !confident && !(registry && qualified) {
         return None;
     }
     Some(Match {

@@ -30,7 +30,10 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
         .transpose()?;
     let paths = custom_paths(file.paths.unwrap_or_default(), origin)?;
     let scan = super::policy::scan(file.scan);
-    let policy = file.policy.map(|p| super::policy::policy(p, origin)).transpose()?;
+    let policy = file
+        .policy
+        .map(|p| super::policy::policy(p, origin))
+        .transpose()?;
     Ok(Rules {
         registries,
         images,

@@ -1,0 +1,258 @@
+//! The policy gate: which images and pull secrets break `policy:`, and the reports that say so
+//! (plain text grouped by resource, JSON, and SARIF 2.1.0 for code-scanning tools).
+//!
+//! It reads the [`Report`] of a run, so every image the locate stage found is checked,
+//! including those it only reported.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::reference::{is_under, Reference};
+use crate::report::{Finding, Report};
+use crate::rules::Policy;
+
+/// One broken rule at one place.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Violation {
+    /// `allowedRegistries`, `requireDigest`, `forbidLatest` or `removedPullSecret`.
+    pub rule: &'static str,
+    pub message: String,
+    pub document: usize,
+    pub source: Option<String>,
+    /// `Kind/namespace/name`.
+    pub resource: String,
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    /// The image (or secret name) at fault.
+    pub value: String,
+}
+
+/// Every violation of `policy` (and of `pullSecrets.remove`) in a run's report.
+pub fn violations(report: &Report, policy: &Policy, removed: &[String]) -> Vec<Violation> {
+    let images = report
+        .findings
+        .iter()
+        .flat_map(|f| image_violations(f, policy));
+    let secrets = report.secrets.iter().flat_map(|note| {
+        note.after()
+            .filter(|name| removed.iter().any(|r| r == name))
+            .map(move |name| Violation {
+                rule: "removedPullSecret",
+                message: format!(
+                    "pull secret `{name}` is listed in pullSecrets.remove; it must not be used"
+                ),
+                document: note.document,
+                source: note.source.clone(),
+                resource: note.resource.clone(),
+                path: note.path.clone(),
+                line: note.line,
+                column: 1,
+                value: name.to_string(),
+            })
+    });
+    images.chain(secrets).collect()
+}
+
+fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
+    let image = &finding.final_value;
+    let Ok(reference) = Reference::parse(image) else {
+        return Vec::new();
+    };
+    let name = reference.normalized_name();
+    let mut found = Vec::new();
+    let allowed = &policy.allowed_registries;
+    if !allowed.is_empty() && !allowed.iter().any(|prefix| is_under(&name, prefix)) {
+        let list = allowed.join("`, `");
+        found.push((
+            "allowedRegistries",
+            format!(
+                "`{image}` is pulled from `{}`, which is not under an allowed registry (`{list}`)",
+                reference.registry()
+            ),
+        ));
+    }
+    if policy.require_digest && reference.digest().is_none() {
+        found.push((
+            "requireDigest",
+            format!("`{image}` has no digest; pin it (digests.lock) or resolve it"),
+        ));
+    }
+    let latest = match (reference.tag(), reference.digest()) {
+        (Some("latest"), _) => Some("uses the tag `latest`"),
+        (None, None) => Some("has no tag, so it means `latest`"),
+        _ => None,
+    };
+    if let (true, Some(what)) = (policy.forbid_latest, latest) {
+        found.push((
+            "forbidLatest",
+            format!("`{image}` {what}; give it a fixed tag or a digest"),
+        ));
+    }
+    found
+        .into_iter()
+        .map(|(rule, message)| {
+            let how = match finding.status {
+                "reported" => format!(" (found in a string: {}, not rewritten)", finding.how),
+                _ => String::new(),
+            };
+            Violation {
+                rule,
+                message: format!("{message}{how}"),
+                document: finding.document,
+                source: finding.source.clone(),
+                resource: finding.identity(),
+                path: finding.path.clone(),
+                line: finding.line,
+                column: finding.column,
+                value: image.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Plain text, grouped by resource, in input order.
+pub fn text(violations: &[Violation]) -> String {
+    let mut out = String::new();
+    let mut last: Option<(usize, &str)> = None;
+    for v in violations {
+        if last != Some((v.document, v.resource.as_str())) {
+            let source = v
+                .source
+                .as_ref()
+                .map_or_else(String::new, |s| format!(", # Source: {s}"));
+            out.push_str(&format!(
+                "{} (document {}{source})\n",
+                v.resource, v.document
+            ));
+            last = Some((v.document, v.resource.as_str()));
+        }
+        out.push_str(&format!(
+            "  line {} {} [{}]: {}\n",
+            v.line, v.path, v.rule, v.message
+        ));
+    }
+    out
+}
+
+/// The rules of the SARIF report: (id, short description).
+const RULES: &[(&str, &str)] = &[
+    (
+        "allowedRegistries",
+        "Image pulled from a registry the policy does not allow",
+    ),
+    ("requireDigest", "Image without a digest"),
+    ("forbidLatest", "Image on the latest tag, or on no tag"),
+    (
+        "removedPullSecret",
+        "Pull secret that the rules remove is still used",
+    ),
+];
+
+/// A SARIF 2.1.0 log with one run.
+pub fn sarif(violations: &[Violation]) -> serde_json::Value {
+    let rules: Vec<_> = RULES
+        .iter()
+        .map(|(id, text)| json!({"id": id, "shortDescription": {"text": text}}))
+        .collect();
+    let results: Vec<_> = violations.iter().map(sarif_result).collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "reimage",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// A result points at the template (`# Source:`) when there is one, else at the stream; the
+/// line and column are those of the rendered stream, kept as properties.
+fn sarif_result(v: &Violation) -> serde_json::Value {
+    let index = RULES
+        .iter()
+        .position(|(id, _)| *id == v.rule)
+        .unwrap_or_default();
+    let physical = match &v.source {
+        Some(template) => json!({"artifactLocation": {"uri": template}}),
+        None => json!({
+            "artifactLocation": {"uri": "stdin"},
+            "region": {"startLine": v.line, "startColumn": v.column},
+        }),
+    };
+    json!({
+        "ruleId": v.rule,
+        "ruleIndex": index,
+        "level": "error",
+        "message": {"text": v.message},
+        "locations": [{
+            "physicalLocation": physical,
+            "logicalLocations": [{"fullyQualifiedName": format!("{}:{}", v.resource, v.path), "kind": "resource"}],
+        }],
+        "properties": {"document": v.document, "renderedLine": v.line, "renderedColumn": v.column, "value": v.value},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rules;
+    use std::path::Path;
+
+    fn check(rules: &str, input: &str) -> Vec<Violation> {
+        let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
+        let rendered = crate::render_unchecked(input.as_bytes(), &rules, None).unwrap();
+        let policy = rules.policy.clone().unwrap_or_default();
+        violations(&rendered.report, &policy, &rules.pull_secrets.remove)
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  imagePullSecrets: [{name: old}]\n  containers:\n  - name: a\n    image: quay.io/a/b\n    env: [{name: X, value: gcr.io/x/y:1}]\n";
+
+    #[test]
+    fn every_rule_is_checked() {
+        let found = check("version: 1\npolicy: {allowedRegistries: [m.example.com], requireDigest: true, forbidLatest: true}\n", POD);
+        let rules: Vec<_> = found.iter().map(|v| (v.rule, v.value.as_str())).collect();
+        assert_eq!(
+            rules,
+            [
+                ("allowedRegistries", "quay.io/a/b"),
+                ("requireDigest", "quay.io/a/b"),
+                ("forbidLatest", "quay.io/a/b"),
+                ("allowedRegistries", "gcr.io/x/y:1"),
+                ("requireDigest", "gcr.io/x/y:1"),
+            ]
+        );
+        assert!(
+            found[3].message.contains("found in a string: env:X"),
+            "{}",
+            found[3].message
+        );
+    }
+
+    #[test]
+    fn a_mirror_satisfies_the_policy() {
+        let rules = "version: 1\nregistries: [{from: '*', to: m.example.com/all}]\nscan: {env: off}\npolicy: {allowedRegistries: [m.example.com]}\n";
+        assert!(check(rules, POD).is_empty());
+    }
+
+    #[test]
+    fn removed_secrets_still_in_use_are_violations() {
+        let as_is = "version: 1\npolicy: {}\n";
+        let rules = Rules::from_yaml(as_is, Path::new("")).unwrap();
+        let rendered = crate::render_unchecked(POD.as_bytes(), &rules, None).unwrap();
+        let found = violations(&rendered.report, &Policy::default(), &["old".to_string()]);
+        assert_eq!(found[0].rule, "removedPullSecret");
+        let text = text(&found);
+        assert!(
+            text.starts_with(
+                "Pod//p (document 1)\n  line 5 spec.imagePullSecrets [removedPullSecret]"
+            ),
+            "{text}"
+        );
+    }
+}
