@@ -42,7 +42,7 @@ fn classify(key: Option<&str>, value: &str, part: Option<Range<usize>>) -> Optio
     let confident = key.is_some_and(says_image) && (registry || qualified);
     // Unnamed, only a registry and a tag (or digest) together make a string look like an
     // image: `k8s.io/ingress-nginx` is a controller class, `quay.io/x/y:1` an image.
-    if !confident && !(registry && qualified) {
+    if !(confident || registry && qualified) {
         return None;
     }
     Some(Match {
