@@ -39,7 +39,9 @@ fn copies(report: &Report) -> BTreeSet<(String, String)> {
         .filter_map(|f| {
             let from = Reference::parse(&f.original).ok()?;
             let to = Reference::parse(&f.final_value).ok()?;
-            let source = pullable(&from.normalized_name(), from.tag(), from.digest());
+            // A pinned image is copied by its pin: exactly the bytes the install will ask for.
+            let digest = from.digest().or(to.digest());
+            let source = pullable(&from.normalized_name(), from.tag(), digest);
             let destination = match to.tag() {
                 Some(tag) => Reference::compose(to.name(), Some(tag), None),
                 None => Reference::compose(to.name(), None, to.digest()),

@@ -52,7 +52,9 @@ pub fn violations(report: &Report, policy: &Policy, removed: &[String]) -> Vec<V
                 value: name.to_string(),
             })
     });
-    images.chain(secrets).collect()
+    let mut all: Vec<Violation> = images.chain(secrets).collect();
+    all.sort_by_key(|v| (v.document, v.line, v.column));
+    all
 }
 
 fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
@@ -179,7 +181,7 @@ fn sarif_result(v: &Violation) -> serde_json::Value {
         .position(|(id, _)| *id == v.rule)
         .unwrap_or_default();
     let physical = match &v.source {
-        Some(template) => json!({"artifactLocation": {"uri": template}}),
+        Some(template) => json!({"artifactLocation": {"uri": uri_path(template)}}),
         None => json!({
             "artifactLocation": {"uri": "stdin"},
             "region": {"startLine": v.line, "startColumn": v.column},
@@ -196,6 +198,20 @@ fn sarif_result(v: &Violation) -> serde_json::Value {
         }],
         "properties": {"document": v.document, "renderedLine": v.line, "renderedColumn": v.column, "value": v.value},
     })
+}
+
+/// A `# Source:` path as a relative URI reference (SARIF's `artifactLocation.uri`): every byte
+/// but an unreserved character or `/` is percent-encoded, so spaces, `%`, `[`, `:` or non-ASCII
+/// names stay valid and cannot be read as a scheme.
+fn uri_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ impl<'r> Rewriter<'r> {
         {
             parts.tag = None;
         }
-        parts.reasons.push("pinned from the lock file".to_string());
+        parts.reasons.push("digest pinned".to_string());
     }
 }
 

@@ -925,7 +925,8 @@ proptest! {
         let twice = render(once_text, &rules)?;
         prop_assert_eq!(utf8(&twice.output)?, once_text, "rules {:?}\ninput:\n{}", set, input);
         prop_assert!(twice.report.findings.iter().all(|f| f.status != "rewritten"));
-        prop_assert!(twice.report.secrets.is_empty(), "{:?}", twice.report.secrets);
+        let changed = |n: &reimage::report::SecretNote| !n.added.is_empty() || !n.removed.is_empty();
+        prop_assert!(!twice.report.secrets.iter().any(changed), "{:?}", twice.report.secrets);
     }
 
     /// 2. Two renders of the same input give the same bytes and the same report.

@@ -54,5 +54,51 @@ fn the_readme_example_runs_and_rewrites_every_image() {
         assert!(text.contains(image), "{image} missing from:\n{text}");
     }
     assert!(text.contains("compress: yes        # YAML 1.1 boolean"));
-    assert_eq!(text.matches("- name: registry-pull").count(), 2);
+    // The two workloads and the Alertmanager, whose spec takes imagePullSecrets too.
+    assert_eq!(text.matches("- name: registry-pull").count(), 3);
+}
+
+fn run_example(args: &[&str], input: &str) -> std::process::Output {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .args(args)
+        .current_dir(root)
+        .env_remove("REIMAGE_RULES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(format!("{root}/{input}")).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The walk-through of "Why did my image escape?": the policy stops the render and names the
+/// two escaping images; the fixed rules mirror them.
+#[test]
+fn the_escape_example_works_as_the_readme_says() {
+    let input = "examples/escape/rendered.yaml";
+    let failed = run_example(&["--rules", "examples/escape/rules.yaml"], input);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(failed.stdout.is_empty());
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for line in stderr.lines() {
+        assert!(readme.contains(line), "the README does not show: {line}");
+    }
+    let check = run_example(
+        &["--rules", "examples/escape/fixed-rules.yaml", "check"],
+        input,
+    );
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let fixed = run_example(&["--rules", "examples/escape/fixed-rules.yaml"], input);
+    let text = String::from_utf8(fixed.stdout).unwrap();
+    assert_eq!(text.matches("mirror.example.com/all/").count(), 4, "{text}");
 }

@@ -20,6 +20,18 @@ pub struct Match {
     pub confident: bool,
 }
 
+/// The names that say "image": the built-in patterns, and the rules' `scan.imageKeys`.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'k> {
+    pub extra: &'k [String],
+}
+
+impl Names<'_> {
+    fn say_image(&self, key: &str) -> bool {
+        says_image(key) || self.extra.iter().any(|k| k == key.trim_start_matches('-'))
+    }
+}
+
 /// Whether a key, env var name or flag names an image.
 pub fn says_image(key: &str) -> bool {
     let key = key.trim_start_matches('-');
@@ -35,11 +47,16 @@ pub fn says_image(key: &str) -> bool {
 }
 
 /// Classifies `value` found under `key` (`None`: nothing names it).
-fn classify(key: Option<&str>, value: &str, part: Option<Range<usize>>) -> Option<Match> {
+fn classify(
+    names: Names<'_>,
+    key: Option<&str>,
+    value: &str,
+    part: Option<Range<usize>>,
+) -> Option<Match> {
     let reference = Reference::parse(value).ok()?;
     let qualified = reference.tag().is_some() || reference.digest().is_some();
     let registry = reference.domain().is_some();
-    let confident = key.is_some_and(says_image) && (registry || qualified);
+    let confident = key.is_some_and(|k| names.say_image(k)) && (registry || qualified);
     // Unnamed, only a registry and a tag (or digest) together make a string look like an
     // image: `k8s.io/ingress-nginx` is a controller class, `quay.io/x/y:1` an image.
     if !(confident || registry && qualified) {
@@ -53,9 +70,9 @@ fn classify(key: Option<&str>, value: &str, part: Option<Range<usize>>) -> Optio
 }
 
 /// A value that is a reference, or a list of `key=ref` lines.
-pub fn in_value(key: &str, value: &str) -> Vec<Match> {
+pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
     if !value.contains('\n') {
-        return classify(Some(key), value.trim_end(), None)
+        return classify(names, Some(key), value.trim_end(), None)
             .map(|m| {
                 if m.value.len() == value.len() {
                     m
@@ -77,7 +94,13 @@ pub fn in_value(key: &str, value: &str) -> Vec<Match> {
         if let Some((line_key, reference)) = body.trim_start().split_once('=') {
             let start = offset + indent + line_key.len() + 1;
             let range = start..start + reference.len();
-            found.extend(classify(Some(line_key.trim()), reference, Some(range)));
+            // The value's own key may say image for all its lines (`STRIMZI_KAFKA_IMAGES`).
+            let named = if names.say_image(key) {
+                key
+            } else {
+                line_key.trim()
+            };
+            found.extend(classify(names, Some(named), reference, Some(range)));
         }
         offset += line.len();
     }
@@ -85,7 +108,7 @@ pub fn in_value(key: &str, value: &str) -> Vec<Match> {
 }
 
 /// The items of an `args` or `command` list: `--flag=ref`, `--flag ref` and bare references.
-pub fn in_args(items: &[Option<&str>]) -> Vec<(usize, Match)> {
+pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> {
     let mut found = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let Some(item) = item else {
@@ -95,7 +118,7 @@ pub fn in_args(items: &[Option<&str>]) -> Vec<(usize, Match)> {
             if let Some((flag, value)) = item.split_once('=') {
                 let start = flag.len() + 1;
                 found.extend(
-                    classify(Some(flag), value, Some(start..item.len())).map(|m| (index, m)),
+                    classify(names, Some(flag), value, Some(start..item.len())).map(|m| (index, m)),
                 );
             }
             continue;
@@ -104,7 +127,7 @@ pub fn in_args(items: &[Option<&str>]) -> Vec<(usize, Match)> {
             .checked_sub(1)
             .and_then(|i| items[i])
             .filter(|prev| prev.starts_with('-') && !prev.contains('='));
-        found.extend(classify(flag, item, None).map(|m| (index, m)));
+        found.extend(classify(names, flag, item, None).map(|m| (index, m)));
     }
     found
 }
@@ -112,6 +135,16 @@ pub fn in_args(items: &[Option<&str>]) -> Vec<(usize, Match)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NAMES: Names<'static> = Names { extra: &[] };
+
+    #[test]
+    fn the_rules_can_name_more_keys() {
+        let extra = ["OPERATOR_SIDECAR".to_string()];
+        let names = Names { extra: &extra };
+        assert!(in_value(names, "OPERATOR_SIDECAR", "quay.io/x/y:1")[0].confident);
+        assert!(!in_value(NAMES, "OPERATOR_SIDECAR", "quay.io/x/y:1")[0].confident);
+    }
 
     #[test]
     fn keys_that_say_image() {
@@ -141,32 +174,42 @@ mod tests {
 
     #[test]
     fn values_are_confident_only_under_image_keys() {
-        let m = in_value("CSI_ATTACHER_IMAGE", "longhornio/csi-attacher:v4.9.0");
+        let m = in_value(
+            NAMES,
+            "CSI_ATTACHER_IMAGE",
+            "longhornio/csi-attacher:v4.9.0",
+        );
         assert!(m[0].confident && m[0].part.is_none());
         let m = in_value(
+            NAMES,
             "provisioner",
             "registry.k8s.io/sig-storage/csi-provisioner:v6.2.0",
         );
         assert!(!m[0].confident);
-        assert!(in_value("provisioner", "longhornio/x:1").is_empty());
+        assert!(in_value(NAMES, "provisioner", "longhornio/x:1").is_empty());
         assert!(
-            in_value("SOME_IMAGE", "nginx").is_empty(),
+            in_value(NAMES, "SOME_IMAGE", "nginx").is_empty(),
             "a bare name is not enough"
         );
-        assert!(in_value("url", "https://example.com/x").is_empty());
-        assert!(in_value("mode", "0644").is_empty());
+        assert!(in_value(NAMES, "url", "https://example.com/x").is_empty());
+        assert!(in_value(NAMES, "mode", "0644").is_empty());
     }
 
     #[test]
     fn key_ref_lines_are_parts_of_the_value() {
         let value = "3.9.0=quay.io/strimzi/kafka:0.45.0-kafka-3.9.0\n  3.8.0=quay.io/strimzi/kafka:0.45.0-kafka-3.8.0\n";
-        let found = in_value("STRIMZI_KAFKA_IMAGES", value);
+        let found = in_value(NAMES, "STRIMZI_KAFKA_IMAGES", value);
         assert_eq!(found.len(), 2);
         let part = found[1].part.clone().unwrap();
         assert_eq!(&value[part], "quay.io/strimzi/kafka:0.45.0-kafka-3.8.0");
         assert!(
-            !found[1].confident,
-            "the line key `3.8.0` does not say image"
+            found[1].confident,
+            "the value's key says image for every line"
+        );
+        let found = in_value(NAMES, "versions", value);
+        assert!(
+            !found[0].confident,
+            "neither `versions` nor `3.9.0` says image"
         );
     }
 
@@ -180,7 +223,7 @@ mod tests {
             Some("quay.io/bare/ref:1"),
             Some("daemon"),
         ];
-        let found = in_args(&items);
+        let found = in_args(NAMES, &items);
         let summary: Vec<_> = found
             .iter()
             .map(|(i, m)| (*i, m.value.as_str(), m.confident))

@@ -1,8 +1,10 @@
 //! The walk over one document: objects, the table's rows, pod specs, strings, and a structural
 //! search for pod specs in custom resources the table does not know.
 
+use std::collections::HashSet;
+
 use super::known::DESCRIBING_GROUPS;
-use super::strings::{self, Match};
+use super::strings::{self, Match, Names};
 use super::table::{self, Target};
 use super::{Found, Holder, How, ImageSite, Resource, Step, Table, HELM_FILENAME_ANNOTATION};
 use crate::locate::FieldPath;
@@ -19,11 +21,22 @@ pub(super) struct Walker<'f, 'a, 't> {
     found: &'f mut Found<'a>,
     table: &'t Table,
     doc: usize,
+    /// Pod specs and `(resource, node)` image fields already recorded: two rows (or two aliases)
+    /// can lead to one node, which gets one holder or site. Sets, not scans of `found`, so that
+    /// a document of many containers or pods stays linear.
+    seen_pod_specs: HashSet<NodeId>,
+    seen_fields: HashSet<(usize, NodeId)>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     pub(super) fn new(found: &'f mut Found<'a>, table: &'t Table, doc: usize) -> Self {
-        Walker { found, table, doc }
+        Walker {
+            found,
+            table,
+            doc,
+            seen_pod_specs: HashSet::new(),
+            seen_fields: HashSet::new(),
+        }
     }
 
     fn tree(&self) -> &Tree<'a> {
@@ -123,12 +136,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         if !matches!(self.tree().node(node).kind, Kind::Map { .. }) {
             return;
         }
-        if self
-            .found
-            .holders
-            .iter()
-            .any(|h| h.node == node && self.found.resources[h.resource].doc == self.doc)
-        {
+        if !self.seen_pod_specs.insert(node) {
             return;
         }
         let holder = self.found.holders.len();
@@ -175,19 +183,14 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         container: Option<String>,
         holder: Option<usize>,
     ) {
-        let Some(value) = self.string(node) else {
+        let Some(mut value) = self.string(node) else {
             return;
         };
         // Two rows can lead to one field (a built-in row and a `paths:` rule): keep one site.
-        let mut seen = self
-            .found
-            .images
-            .iter()
-            .rev()
-            .take_while(|s| s.resource == resource);
-        if seen.any(|s| s.node == node && s.part.is_none()) {
+        if !self.seen_fields.insert((resource, node)) {
             return;
         }
+        shorten(&mut value);
         self.found.images.push(ImageSite {
             resource,
             node,
@@ -203,10 +206,15 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
 
     /// The string value of a scalar node (aliases resolved); `None` for null and collections.
     fn string(&self, node: NodeId) -> Option<String> {
+        self.text(node).map(str::to_string)
+    }
+
+    /// [`Self::string`] without the copy: strings that are only searched are not copied.
+    fn text(&self, node: NodeId) -> Option<&str> {
         let tree = self.tree();
         let target = tree.resolve(node);
         let value = tree.scalar(target)?;
-        (!value.is_empty() && !is_null(tree, target)).then(|| value.to_string())
+        (!value.is_empty() && !is_null(tree, target)).then_some(value)
     }
 
     /// References inside a container's `env` values and `args`/`command` items.
@@ -217,7 +225,13 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         base: &str,
         name: Option<&str>,
     ) {
-        let scan = self.table.scan;
+        let table = self.table;
+        let (scan, names) = (
+            &table.scan,
+            Names {
+                extra: &table.scan.image_keys,
+            },
+        );
         if scan.env != ScanMode::Off {
             for (index, var) in self.list(container, "env").into_iter().enumerate() {
                 let tree = self.tree();
@@ -233,7 +247,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
                     name,
                     How::Env(key.clone()),
                     scan.env,
-                    |v| strings::in_value(&key, v),
+                    |v| strings::in_value(names, &key, v),
                 );
             }
         }
@@ -243,9 +257,8 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
                     continue;
                 };
                 let items = self.tree().items(self.tree().resolve(items)).to_vec();
-                let texts: Vec<Option<String>> = items.iter().map(|i| self.string(*i)).collect();
-                let refs: Vec<Option<&str>> = texts.iter().map(Option::as_deref).collect();
-                for (index, found) in strings::in_args(&refs) {
+                let texts: Vec<Option<&str>> = items.iter().map(|i| self.text(*i)).collect();
+                for (index, found) in strings::in_args(names, &texts) {
                     let path = format!("{base}.{list}[{index}]");
                     self.push_string(
                         resource,
@@ -263,7 +276,13 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
 
     /// References inside a ConfigMap's `data` values.
     fn config_map(&mut self, resource: usize, node: NodeId) {
-        let mode = self.table.scan.config_maps;
+        let table = self.table;
+        let (mode, names) = (
+            table.scan.config_maps,
+            Names {
+                extra: &table.scan.image_keys,
+            },
+        );
         let tree = self.tree();
         let Some(data) = tree.get(node, "data").map(|d| tree.resolve(d)) else {
             return;
@@ -283,7 +302,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
                 None,
                 How::ConfigMap(key.clone()),
                 mode,
-                |v| strings::in_value(&key, v),
+                |v| strings::in_value(names, &key, v),
             );
         }
     }
@@ -299,10 +318,10 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         mode: ScanMode,
         find: impl Fn(&str) -> Vec<Match>,
     ) {
-        let Some(value) = self.string(node) else {
+        let Some(matches) = self.text(node).map(find) else {
             return;
         };
-        for found in find(&value) {
+        for found in matches {
             self.push_string(
                 resource,
                 node,
@@ -437,6 +456,22 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             current = next;
         }
         current
+    }
+}
+
+/// No image reference is this long (a name is at most 255 bytes, a tag 128, a digest under
+/// 140). A longer value in an image field is kept only this far, ending in `…`, for the report
+/// that calls it invalid, rather than copied whole into every finding and message.
+const MAX_REFERENCE_BYTES: usize = 1024;
+
+fn shorten(value: &mut String) {
+    if value.len() > MAX_REFERENCE_BYTES {
+        let mut end = MAX_REFERENCE_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+        value.push('…');
     }
 }
 

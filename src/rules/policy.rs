@@ -16,12 +16,13 @@ pub enum ScanMode {
     Off,
 }
 
-/// `scan:`, one mode per kind of string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `scan:`, one mode per kind of string, and the extra names that say "image".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scan {
     pub env: ScanMode,
     pub args: ScanMode,
     pub config_maps: ScanMode,
+    pub image_keys: Vec<String>,
 }
 
 /// `policy:`.
@@ -44,6 +45,7 @@ pub(super) fn scan(file: Option<ScanFile>) -> Scan {
         env: mode(file.env),
         args: mode(file.args),
         config_maps: mode(file.config_maps),
+        image_keys: file.image_keys.unwrap_or_default(),
     }
 }
 
