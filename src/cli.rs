@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (empty input gives empty output)
-  1  a rule or policy failed (digests.require, policy:), or `check` found violations
+  1  a rule or policy failed (digests.require, policy:), `check` found violations, or a
+     registry could not give a digest (`lock`, --resolve)
   2  bad input, bad rules file, bad lock file, or bad usage
 On any failure nothing is written to standard output.";
 
@@ -23,6 +24,8 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Write one line per change to standard error.
     #[arg(long, global = true)]
     pub explain: bool,
@@ -53,10 +56,53 @@ pub struct RuleArgs {
     pub lock: Option<PathBuf>,
 }
 
+/// Registry access: only `reimage lock` and `--resolve` use the network.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Ask the registries for the digests the lock file lacks while rendering (also
+    /// `digests.resolve: true`). Without it, only `reimage lock` opens network connections.
+    #[arg(long, global = true)]
+    pub resolve: bool,
+    /// Talk plain http to this registry host (`host` or `host:port`; repeatable). Loopback
+    /// hosts always are.
+    #[arg(long = "insecure-registry", value_name = "HOST", global = true,
+          value_parser = reimage::digest::parse_host)]
+    pub insecure_registries: Vec<String>,
+    /// Registry lookups at once [default: 8].
+    #[arg(long, value_name = "N", global = true,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
+    /// Give up on an image after SECONDS, retries included [default: 30; connecting: 10].
+    #[arg(long, value_name = "SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: Option<u64>,
+}
+
+/// `reimage lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The lock file to write [default: the rules' `digests.lock`, else images.lock.yaml].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep every entry already in the file; resolve only the references it lacks.
+    #[arg(long, conflicts_with = "refresh")]
+    pub update: bool,
+    /// Resolve every reference again, even those the file already has.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Ask the registries the input names instead of the final (mirror) references; the keys
+    /// are still the final references. For mirrors that are not filled yet.
+    #[arg(long)]
+    pub source: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every image reference found, after the rules are applied.
     Images(ImagesArgs),
+    /// Resolve the digest of every final image reference from its registry and write the
+    /// lock file (atomically; nothing is written if any image fails).
+    Lock(LockArgs),
     /// Check every image found (in strings too) against `policy:` in the rules; exit 1 and
     /// list the violations on standard output if there are any.
     Check(CheckArgs),

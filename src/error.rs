@@ -23,10 +23,13 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    /// A policy the rules set was broken: which one, then every violation, one per line.
-    #[error("{rule}: {} violation(s):\n{}", .violations.len(), .violations.join("\n"))]
+    /// Registries could not give some digests (`reimage lock`, `--resolve`).
+    #[error(transparent)]
+    Resolve(#[from] crate::digest::ResolveError),
+    /// A policy the rules set was broken: what, then every violation, one per line.
+    #[error("{summary}:\n{}", .violations.join("\n"))]
     Policy {
-        rule: &'static str,
+        summary: String,
         violations: Vec<String>,
     },
     /// `reimage check` found violations (listed on standard output).
@@ -40,7 +43,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Policy { .. } | Error::Violations(_) => EXIT_POLICY,
+            Error::Policy { .. } | Error::Violations(_) | Error::Resolve(_) => EXIT_POLICY,
             _ => EXIT_INPUT,
         }
     }

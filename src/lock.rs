@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::reference::Reference;
 
@@ -31,9 +31,14 @@ pub enum LockError {
     },
     #[error("lock file {}: {message}", file.display())]
     Invalid { file: PathBuf, message: String },
+    #[error("cannot write lock file {}: {cause}; check that its folder exists and is writable", file.display())]
+    Write {
+        file: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LockFile {
     version: u32,
@@ -96,10 +101,55 @@ impl Lock {
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.digests.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
+
+    /// The lock file text: `version: 1` and the entries in key order; the same entries always
+    /// give the same bytes (no timestamps), and [`Lock::from_yaml`] reads them back.
+    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
+        serde_yaml::to_string(&LockFile {
+            version: 1,
+            images: self.digests.clone(),
+        })
+    }
+
+    /// Writes the lock file whole or not at all: a temporary file beside it, flushed to disk,
+    /// then renamed over it.
+    pub fn write(&self, file: &Path) -> Result<(), LockError> {
+        let error = |cause| LockError::Write {
+            file: file.to_path_buf(),
+            cause,
+        };
+        let name = file.file_name().ok_or_else(|| {
+            error(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file name",
+            ))
+        })?;
+        let temp = file.with_file_name(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let text = self
+            .to_yaml()
+            .map_err(|e| error(std::io::Error::other(e)))?;
+        let written =
+            write_synced(&temp, text.as_bytes()).and_then(|()| std::fs::rename(&temp, file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written.map_err(error)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::fs::File::create(path)?;
+    out.write_all(bytes)?;
+    out.sync_all()
 }
 
 /// The lookup key: normalised name, and `:tag` when there is one.
-fn key(reference: &Reference) -> String {
+pub fn key(reference: &Reference) -> String {
     match reference.tag() {
         Some(tag) => format!("{}:{tag}", reference.normalized_name()),
         None => reference.normalized_name(),
@@ -140,6 +190,36 @@ mod tests {
             None
         );
         assert_eq!(lock.digest_for(&Reference::parse("nginx").unwrap()), None);
+    }
+
+    #[test]
+    fn writes_what_it_reads_atomically() {
+        let mut lock = Lock::default();
+        lock.insert(&Reference::parse("[::1]:5000/a:1").unwrap(), D.to_string());
+        lock.insert(&Reference::parse("nginx:1.25").unwrap(), D.to_string());
+        let text = lock.to_yaml().unwrap();
+        assert_eq!(
+            text,
+            format!("version: 1\nimages:\n  '[::1]:5000/a:1': {D}\n  docker.io/library/nginx:1.25: {D}\n")
+        );
+        assert_eq!(Lock::from_yaml(&text).unwrap(), lock);
+        assert_eq!(
+            Lock::default().to_yaml().unwrap(),
+            "version: 1\nimages: {}\n"
+        );
+        let dir = std::env::temp_dir().join(format!("reimage-lockw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("images.lock.yaml");
+        lock.write(&file).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let missing = dir.join("no/such/dir/l.yaml");
+        assert!(matches!(lock.write(&missing), Err(LockError::Write { .. })));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

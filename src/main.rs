@@ -3,17 +3,17 @@
 mod cli;
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{CheckArgs, CheckFormat, Cli, Command, Format, ImagesArgs};
+use cli::{CheckArgs, CheckFormat, Cli, Command, Format, ImagesArgs, LockArgs};
 use reimage::error::{Error, EXIT_INPUT};
 use reimage::lock::Lock;
 use reimage::report::Report;
 use reimage::rules::Rules;
-use reimage::{inventory, policy};
+use reimage::{digest, inventory, policy};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -44,12 +44,18 @@ fn run(cli: &Cli) -> Result<(), Error> {
         &cli.rules.pull_secrets,
         cli.rules.lock.as_deref(),
     )?;
-    let lock = reimage::load_lock(&rules)?;
+    // `reimage lock` writes the lock file, which may not exist yet.
+    let lock = match &cli.command {
+        Some(Command::Lock(_)) => None,
+        _ => reimage::load_lock(&rules)?,
+    };
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
         .map_err(Error::Input)?;
+    let lock = resolve_inline(cli, &rules, &input, lock)?;
     let output = match &cli.command {
+        Some(Command::Lock(args)) => return lock_command(cli, args, &rules, &input),
         Some(Command::Check(args)) => return check(cli, args, &rules, lock.as_ref(), &input),
         Some(Command::Images(args)) => {
             // An inventory lists what is there, policy or not.
@@ -72,6 +78,9 @@ fn report(cli: &Cli, report: &Report) {
         for warning in report.warnings() {
             eprintln!("reimage: {warning}");
         }
+    }
+    if !cli.explain && cli.log.is_none() {
+        return;
     }
     let explained = report.explain();
     if cli.explain {
@@ -104,7 +113,7 @@ fn check(
     let applied = if args.as_is {
         as_is = Rules {
             paths: rules.paths.clone(),
-            scan: rules.scan,
+            scan: rules.scan.clone(),
             ..Rules::empty()
         };
         &as_is
@@ -129,6 +138,66 @@ fn check(
     } else {
         Err(Error::Violations(violations.len()))
     }
+}
+
+/// `--resolve` / `digests.resolve: true`: the lock plus every digest it lacks, from the
+/// registries. Otherwise the lock as it is, and no network at all.
+fn resolve_inline(
+    cli: &Cli,
+    rules: &Rules,
+    input: &[u8],
+    lock: Option<Lock>,
+) -> Result<Option<Lock>, Error> {
+    let asked = cli.network.resolve || digest::resolve_requested(rules);
+    if !asked || matches!(cli.command, Some(Command::Lock(_))) {
+        return Ok(lock);
+    }
+    let settings = net_settings(cli, rules);
+    let client = digest::RegistryClient::new(&settings);
+    let lock = digest::complete_lock(input, rules, lock, &client, settings.parallel)?;
+    Ok(Some(lock))
+}
+
+/// `reimage lock`: resolve and write the lock file; a summary on standard error.
+fn lock_command(cli: &Cli, args: &LockArgs, rules: &Rules, input: &[u8]) -> Result<(), Error> {
+    let output = args
+        .output
+        .clone()
+        .or_else(|| rules.digests.as_ref().and_then(|d| d.lock.clone()))
+        .unwrap_or_else(|| PathBuf::from("images.lock.yaml"));
+    let mode = match (args.update, args.refresh) {
+        (true, _) => digest::Mode::Update,
+        (_, true) => digest::Mode::Refresh,
+        _ => digest::Mode::Fresh,
+    };
+    let settings = net_settings(cli, rules);
+    let job = digest::LockJob {
+        output: &output,
+        mode,
+        source: args.source,
+        parallel: settings.parallel,
+    };
+    let client = digest::RegistryClient::new(&settings);
+    let outcome = digest::command::run(input, rules, &job, &client)?;
+    let mut lines = outcome.explain();
+    if cli.explain {
+        lines.iter().for_each(|line| eprintln!("{line}"));
+    }
+    lines.push(outcome.summary(&output));
+    if !cli.quiet {
+        eprintln!("reimage: {}", outcome.summary(&output));
+    }
+    log(cli, &lines);
+    Ok(())
+}
+
+fn net_settings(cli: &Cli, rules: &Rules) -> digest::Settings {
+    digest::Settings::new(
+        rules,
+        &cli.network.insecure_registries,
+        cli.network.parallel.map(usize::from),
+        cli.network.timeout.map(std::time::Duration::from_secs),
+    )
 }
 
 /// Writes the whole output at once; a closed pipe (`| head`) is not an error.

@@ -167,10 +167,23 @@ fn digests(file: DigestsFile, base_dir: &Path, origin: &Origin) -> Result<Digest
             ))
         }
     };
+    let insecure_registries = file
+        .insecure_registries
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            crate::digest::parse_host(host).map_err(|problem| {
+                origin.invalid(format!("digests.insecureRegistries[{i}]"), problem)
+            })
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Digests {
         lock,
         form,
         require: file.require.unwrap_or(false),
+        resolve: file.resolve.unwrap_or(false),
+        insecure_registries,
     })
 }
 

@@ -109,6 +109,11 @@ pub struct DigestsFile {
     /// `true`: every image must end up with a digest (from the lock file, an override, or
     /// already in the chart). Default `false`.
     pub require: Option<bool>,
+    /// `true`: ask the registries for digests the lock file lacks, while rendering (network
+    /// access at install time). Default `false`: a render never opens a socket.
+    pub resolve: Option<bool>,
+    /// Registry hosts (`host` or `host:port`) spoken to over plain http when resolving.
+    pub insecure_registries: Option<Vec<String>>,
 }
 
 /// One entry of `paths:`.
@@ -159,6 +164,9 @@ pub struct ScanFile {
     pub args: Option<ScanModeFile>,
     /// ConfigMap `data` values.
     pub config_maps: Option<ScanModeFile>,
+    /// More env var names, flags and ConfigMap keys that hold images, beyond the built-in
+    /// patterns (`image`, `*_IMAGE`, `*-image`, `*Image`, `RELATED_IMAGE_*`).
+    pub image_keys: Option<Vec<String>>,
 }
 
 /// One `scan:` setting.

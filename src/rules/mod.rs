@@ -120,6 +120,10 @@ pub struct Digests {
     pub form: PinForm,
     /// Every image must end up with a digest.
     pub require: bool,
+    /// Resolve missing digests from the registries while rendering.
+    pub resolve: bool,
+    /// Registry hosts spoken to over plain http (lowercase, checked).
+    pub insecure_registries: Vec<String>,
 }
 
 /// How a pinned reference is written.

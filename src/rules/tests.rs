@@ -307,3 +307,23 @@ fn yaml_problems_say_what_to_do() {
         ],
     );
 }
+
+#[test]
+fn digests_resolve_and_insecure_registries() {
+    let text =
+        "version: 1\ndigests: {resolve: true, insecureRegistries: [Reg.Internal:5000, mirror]}\n";
+    let digests = parse(text).unwrap().digests.unwrap();
+    assert!(digests.resolve);
+    assert_eq!(digests.insecure_registries, ["reg.internal:5000", "mirror"]);
+    assert!(
+        !parse("version: 1\ndigests: {}\n")
+            .unwrap()
+            .digests
+            .unwrap()
+            .resolve
+    );
+    assert_error(
+        "version: 1\ndigests: {insecureRegistries: ['http://reg.internal']}\n",
+        &["digests.insecureRegistries[0]: `http://reg.internal` is not a registry host"],
+    );
+}

@@ -10,6 +10,7 @@
 
 pub mod diff;
 pub mod reference;
+pub mod registry;
 pub mod view;
 
 use std::io::{ErrorKind, Write};

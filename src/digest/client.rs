@@ -1,0 +1,273 @@
+//! The registry client, the one [`Resolver`] that talks to the network: HEAD of the manifest
+//! with the [`ACCEPT`] list, `Docker-Content-Digest` checked; GET and sha256 of the body when
+//! the header is missing. A 401 brings a challenge: Bearer (token from the realm, see `token`)
+//! or Basic, with credentials from `credentials`. Challenges are remembered per registry and
+//! tokens per registry and scope, so later lookups go straight to the right login.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::reference::Reference;
+
+use super::challenge::{self, Challenge};
+use super::credentials::{Credential, Credentials};
+use super::endpoint::{tag_or_digest, Endpoint};
+use super::error::{ResolveError, Target};
+use super::http::{Http, Method, Reply, Request};
+use super::manifest::{check_digest, check_media_type, sha256_of, ACCEPT};
+use super::settings::Settings;
+use super::token::{self, basic_header, TokenRequest};
+use super::{Resolved, Resolver};
+
+/// Resolves references against their registries.
+pub struct RegistryClient {
+    insecure: Vec<String>,
+    http: Http,
+    credentials: Credentials,
+    /// The last challenge of each registry host.
+    challenges: Mutex<HashMap<String, Challenge>>,
+    /// `Authorization` values by (host, scope).
+    tokens: Mutex<HashMap<(String, String), String>>,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("insecure", &self.insecure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client with these settings and the credentials the environment points at.
+    pub fn new(settings: &Settings) -> RegistryClient {
+        RegistryClient {
+            insecure: settings.insecure.clone(),
+            http: Http::new(settings.connect_timeout, settings.timeout),
+            credentials: Credentials::from_env(settings.timeout),
+            challenges: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Resolver for RegistryClient {
+    fn resolve(&self, image: &Reference) -> Result<Resolved, ResolveError> {
+        let endpoint = Endpoint::new(image, &self.insecure);
+        let repository = image.repository().into_owned();
+        let session = Session {
+            client: self,
+            url: endpoint.manifest_url(&repository, tag_or_digest(image)),
+            target: endpoint.target(image),
+            scope: format!("repository:{repository}:pull"),
+            endpoint,
+            deadline: Instant::now() + self.http.total(),
+        };
+        session.resolve()
+    }
+}
+
+/// The work on one image.
+struct Session<'c> {
+    client: &'c RegistryClient,
+    endpoint: Endpoint,
+    target: Target,
+    url: String,
+    scope: String,
+    deadline: Instant,
+}
+
+impl Session<'_> {
+    fn resolve(&self) -> Result<Resolved, ResolveError> {
+        let head = self.fetch(true)?;
+        match head.status {
+            200 => {
+                self.media_type(&head)?;
+                match head.header("docker-content-digest") {
+                    Some(sent) => Ok(Resolved {
+                        digest: check_digest(sent).map_err(|p| self.digest_error(p))?,
+                        media_type: head.header("content-type").map(str::to_string),
+                    }),
+                    None => self.by_body(),
+                }
+            }
+            // Registries that do not answer HEAD.
+            405 | 501 => self.by_body(),
+            _ => Err(self.status_error(&head)),
+        }
+    }
+
+    /// GET the manifest and hash it; a digest header, if any, must agree.
+    fn by_body(&self) -> Result<Resolved, ResolveError> {
+        let get = self.fetch(false)?;
+        if get.status != 200 {
+            return Err(self.status_error(&get));
+        }
+        self.media_type(&get)?;
+        let digest = sha256_of(&get.body);
+        if let Some(sent) = get.header("docker-content-digest") {
+            let sent = check_digest(sent).map_err(|p| self.digest_error(p))?;
+            if sent != digest {
+                return Err(self.digest_error(format!(
+                    "the registry says the manifest is `{sent}`, but its bytes hash to `{digest}`; a proxy may be changing them"
+                )));
+            }
+        }
+        Ok(Resolved {
+            digest,
+            media_type: get.header("content-type").map(str::to_string),
+        })
+    }
+
+    /// One request, logging in and sending it again after a 401 with a challenge.
+    fn fetch(&self, head: bool) -> Result<Reply, ResolveError> {
+        let known = self.authorization()?;
+        let reply = self.send(head, known.as_deref())?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        let Some(challenge) = challenge::parse_all(reply.headers("www-authenticate")) else {
+            return Ok(reply);
+        };
+        lock(&self.client.challenges).insert(self.endpoint.host.clone(), challenge);
+        match self.authorization()? {
+            Some(fresh) if Some(&fresh) != known.as_ref() => self.send(head, Some(&fresh)),
+            _ => Ok(reply),
+        }
+    }
+
+    fn send(&self, head: bool, authorization: Option<&str>) -> Result<Reply, ResolveError> {
+        let request = Request {
+            method: if head { Method::Head } else { Method::Get },
+            url: &self.url,
+            accept: Some(ACCEPT),
+            authorization,
+        };
+        self.client.http.send(&request, self.deadline, &self.target)
+    }
+
+    /// The `Authorization` value the registry's last challenge calls for, if any.
+    fn authorization(&self) -> Result<Option<String>, ResolveError> {
+        let host = &self.endpoint.host;
+        let challenge = lock(&self.client.challenges).get(host).cloned();
+        match challenge {
+            None => Ok(None),
+            Some(Challenge::Basic) => Ok(match self.credential()? {
+                Some(Credential::Basic { username, password }) => {
+                    Some(basic_header(&username, &password))
+                }
+                _ => None,
+            }),
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                self.bearer(&realm, service.as_deref()).map(Some)
+            }
+        }
+    }
+
+    /// A token for this repository: remembered, or fetched from the realm.
+    fn bearer(&self, realm: &str, service: Option<&str>) -> Result<String, ResolveError> {
+        let key = (self.endpoint.host.clone(), self.scope.clone());
+        if let Some(known) = lock(&self.client.tokens).get(&key) {
+            return Ok(known.clone());
+        }
+        let credential = self.credential()?;
+        let ask = TokenRequest {
+            realm,
+            service,
+            scope: &self.scope,
+            credential: credential.as_ref(),
+            insecure: &self.client.insecure,
+        };
+        let token = token::fetch(&self.client.http, &ask, self.deadline, &self.target)?;
+        let value = format!("Bearer {token}");
+        lock(&self.client.tokens).insert(key, value.clone());
+        Ok(value)
+    }
+
+    fn credential(&self) -> Result<Option<Credential>, ResolveError> {
+        self.client
+            .credentials
+            .lookup(&self.endpoint)
+            .map_err(|problem| ResolveError::Auth {
+                target: Box::new(self.target.clone()),
+                problem: format!("cannot read the credentials: {problem}"),
+            })
+    }
+
+    fn media_type(&self, reply: &Reply) -> Result<(), ResolveError> {
+        check_media_type(reply.header("content-type")).map_err(|p| self.digest_error(p))
+    }
+
+    fn digest_error(&self, problem: String) -> ResolveError {
+        ResolveError::Digest {
+            target: Box::new(self.target.clone()),
+            problem,
+        }
+    }
+
+    fn status_error(&self, reply: &Reply) -> ResolveError {
+        ResolveError::Status {
+            target: Box::new(self.target.clone()),
+            status: reply.status,
+            detail: detail(reply),
+            hint: self.hint(reply.status),
+        }
+    }
+
+    /// What to try after an error status.
+    fn hint(&self, status: u16) -> String {
+        let login = if self.endpoint.is_docker_hub() {
+            "docker login".to_string()
+        } else {
+            format!("docker login {}", self.endpoint.host)
+        };
+        let logged_in = matches!(self.client.credentials.lookup(&self.endpoint), Ok(Some(_)));
+        match status {
+            404 => "the tag or repository does not exist there; check it (`reimage images` lists the references after the rules), or, for a mirror that is not filled yet, resolve against the source registries with `reimage lock --source`".to_string(),
+            401 if logged_in => format!("the registry refused the stored credentials; log in again (`{login}`)"),
+            401 => format!("the registry wants a login: run `{login}` (or `podman login`), or point DOCKER_CONFIG or REGISTRY_AUTH_FILE at a file with credentials"),
+            403 => "the login has no pull access to this repository; check the name and the account's permissions".to_string(),
+            429 => "the registry is limiting the request rate (still after retries); wait and run again, or log in for a higher limit".to_string(),
+            500..=599 => "the registry failed (still after retries); try again later".to_string(),
+            _ => "check the registry address and the reference".to_string(),
+        }
+    }
+}
+
+/// ` not found (MANIFEST_UNKNOWN)`: the status's reason and the registry's error code.
+fn detail(reply: &Reply) -> String {
+    let reason = ureq::http::StatusCode::from_u16(reply.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map_or_else(String::new, |r| format!(" {}", r.to_ascii_lowercase()));
+    match error_code(&reply.body) {
+        Some(code) => format!("{reason} ({code})"),
+        None => reason,
+    }
+}
+
+/// The first `errors[].code` of a distribution error body.
+fn error_code(body: &[u8]) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = json.get("errors")?.get(0)?.get("code")?.as_str()?;
+    let safe = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    safe.then(|| code.to_string())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_distribution_error_codes() {
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#;
+        assert_eq!(error_code(body).as_deref(), Some("MANIFEST_UNKNOWN"));
+        assert_eq!(error_code(b"not json"), None);
+        assert_eq!(error_code(br#"{"errors":[{"code":"a b"}]}"#), None);
+    }
+}

@@ -1,0 +1,298 @@
+//! Registry credentials where `docker login` and `podman login` keep them: the Docker config
+//! (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`: `credHelpers`, `auths`,
+//! `credsStore`), then podman's `auth.json` (`REGISTRY_AUTH_FILE`, else
+//! `$XDG_RUNTIME_DIR/containers/auth.json`, else `~/.config/containers/auth.json`).
+//!
+//! The client asks only after a registry answered 401, and each registry once. Secrets stay in
+//! [`Credential`], whose `Debug` hides them; no message built here contains one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use super::endpoint::Endpoint;
+use super::helper;
+
+/// A login for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// User name and password (or access token used as a password).
+    Basic { username: String, password: String },
+    /// An OAuth2 refresh token (`identitytoken`, or a helper's `<token>` user).
+    IdentityToken(String),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { .. } => f.write_str("Credential::Basic(<hidden>)"),
+            Credential::IdentityToken(_) => f.write_str("Credential::IdentityToken(<hidden>)"),
+        }
+    }
+}
+
+/// One auth file: Docker's `config.json` and podman's `auth.json` share this shape.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthFile {
+    #[serde(default)]
+    auths: BTreeMap<String, AuthEntry>,
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default)]
+    creds_store: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct AuthEntry {
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    identitytoken: Option<String>,
+}
+
+/// Every auth file found, read once; answers per registry, cached.
+pub struct Credentials {
+    files: Vec<(PathBuf, Result<AuthFile, String>)>,
+    helper_timeout: Duration,
+    cache: Mutex<HashMap<String, Result<Option<Credential>, String>>>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files: Vec<&Path> = self.files.iter().map(|(p, _)| p.as_path()).collect();
+        f.debug_struct("Credentials")
+            .field("files", &files)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Reads the auth files the environment points at; missing files are skipped.
+    pub fn from_env(helper_timeout: Duration) -> Credentials {
+        Credentials::from_files(&auth_file_paths(), helper_timeout)
+    }
+
+    /// Reads these auth files, in this order of preference.
+    pub fn from_files(paths: &[PathBuf], helper_timeout: Duration) -> Credentials {
+        let files = paths
+            .iter()
+            .filter(|p| p.exists())
+            .map(|p| (p.clone(), read_file(p)))
+            .collect();
+        Credentials {
+            files,
+            helper_timeout,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The login for `endpoint`, if any; an error says which file or helper failed.
+    pub fn lookup(&self, endpoint: &Endpoint) -> Result<Option<Credential>, String> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(endpoint.host.clone())
+            .or_insert_with(|| self.search(endpoint))
+            .clone()
+    }
+
+    fn search(&self, endpoint: &Endpoint) -> Result<Option<Credential>, String> {
+        for (path, file) in &self.files {
+            let file = file.as_ref().map_err(Clone::clone)?;
+            if let Some(found) = self.in_file(path, file, endpoint)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `credHelpers`, then `auths`, then `credsStore`.
+    fn in_file(
+        &self,
+        path: &Path,
+        file: &AuthFile,
+        endpoint: &Endpoint,
+    ) -> Result<Option<Credential>, String> {
+        let server = endpoint.credential_server();
+        if let Some((_, name)) = file
+            .cred_helpers
+            .iter()
+            .find(|(k, _)| endpoint.matches_key(k))
+        {
+            return helper::get(name, server, self.helper_timeout);
+        }
+        let entries = file.auths.iter().filter(|(k, _)| endpoint.matches_key(k));
+        for (key, entry) in entries {
+            if let Some(found) = decode(entry).map_err(|why| {
+                format!(
+                    "{}: the `auths` entry `{key}` {why}; log in again",
+                    path.display()
+                )
+            })? {
+                return Ok(Some(found));
+            }
+        }
+        match &file.creds_store {
+            Some(store) if !store.is_empty() => helper::get(store, server, self.helper_timeout),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// An `auths` entry: `identitytoken`, base64 `auth`, or `username` and `password`.
+fn decode(entry: &AuthEntry) -> Result<Option<Credential>, &'static str> {
+    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(Some(Credential::IdentityToken(token.clone())));
+    }
+    if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .map_err(|_| "has an `auth` that is not base64")?;
+        let text = String::from_utf8(bytes).map_err(|_| "has an `auth` that is not text")?;
+        let (username, password) = text
+            .split_once(':')
+            .ok_or("has an `auth` that is not `user:password`")?;
+        return Ok(Some(Credential::Basic {
+            username: username.to_string(),
+            password: password.to_string(),
+        }));
+    }
+    match (&entry.username, &entry.password) {
+        (Some(username), Some(password)) if !username.is_empty() => Ok(Some(Credential::Basic {
+            username: username.clone(),
+            password: password.clone(),
+        })),
+        _ => Ok(None),
+    }
+}
+
+fn read_file(path: &Path) -> Result<AuthFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(AuthFile::default());
+    }
+    // serde_json's messages quote no input, so no secret can leak through them.
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a valid auth file: {e}; fix or remove it",
+            path.display()
+        )
+    })
+}
+
+/// The auth files to read, Docker's first.
+fn auth_file_paths() -> Vec<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = var("HOME");
+    let mut paths = Vec::new();
+    match (var("DOCKER_CONFIG"), &home) {
+        (Some(dir), _) => paths.push(dir.join("config.json")),
+        (None, Some(home)) => paths.push(home.join(".docker/config.json")),
+        (None, None) => {}
+    }
+    if let Some(file) = var("REGISTRY_AUTH_FILE") {
+        paths.push(file);
+    } else if let Some(run) = var("XDG_RUNTIME_DIR") {
+        paths.push(run.join("containers/auth.json"));
+    }
+    let config = var("XDG_CONFIG_HOME").or_else(|| home.map(|h| h.join(".config")));
+    if let Some(config) = config {
+        paths.push(config.join("containers/auth.json"));
+    }
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::Reference;
+
+    fn endpoint(image: &str) -> Endpoint {
+        Endpoint::new(&Reference::parse(image).unwrap(), &[])
+    }
+
+    fn store(name: &str, json: &str) -> (Credentials, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("reimage-creds-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.json");
+        std::fs::write(&file, json).unwrap();
+        (
+            Credentials::from_files(
+                &[file.clone(), dir.join("missing.json")],
+                Duration::from_secs(5),
+            ),
+            dir,
+        )
+    }
+
+    #[test]
+    fn reads_auths_in_every_spelling() {
+        let json = r#"{"auths": {
+            "https://index.docker.io/v1/": {"auth": "aHViOnNlY3JldA=="},
+            "r.example:5000": {"username": "u", "password": "p"},
+            "https://tok.example/v1/": {"identitytoken": "refresh"},
+            "empty.example": {}
+        }}"#;
+        let (creds, dir) = store("auths", json);
+        let basic = |u: &str, p: &str| Credential::Basic {
+            username: u.into(),
+            password: p.into(),
+        };
+        assert_eq!(
+            creds.lookup(&endpoint("nginx")).unwrap(),
+            Some(basic("hub", "secret"))
+        );
+        assert_eq!(
+            creds.lookup(&endpoint("r.example:5000/a")).unwrap(),
+            Some(basic("u", "p"))
+        );
+        assert_eq!(
+            creds.lookup(&endpoint("tok.example/a")).unwrap(),
+            Some(Credential::IdentityToken("refresh".into()))
+        );
+        assert_eq!(creds.lookup(&endpoint("empty.example/a")).unwrap(), None);
+        assert_eq!(creds.lookup(&endpoint("other.example/a")).unwrap(), None);
+        assert!(!format!("{:?}", basic("hub", "secret")).contains("secret"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn broken_files_and_missing_helpers_are_errors_without_secrets() {
+        let (creds, dir) = store(
+            "bad",
+            r#"{"auths": {"r.example": {"auth": "%%%c2VjcmV0"}}}"#,
+        );
+        let err = creds.lookup(&endpoint("r.example/a")).unwrap_err();
+        assert!(
+            err.contains("not base64") && !err.contains("c2VjcmV0"),
+            "{err}"
+        );
+        let (creds, dir2) = store(
+            "helper",
+            r#"{"credHelpers": {"r.example": "reimage-no-such-helper"}}"#,
+        );
+        let err = creds.lookup(&endpoint("r.example/a")).unwrap_err();
+        assert!(
+            err.contains("docker-credential-reimage-no-such-helper` is not installed"),
+            "{err}"
+        );
+        let (creds, dir3) = store("json", "{not json");
+        assert!(creds
+            .lookup(&endpoint("r.example/a"))
+            .unwrap_err()
+            .contains("not a valid auth file"));
+        for d in [dir, dir2, dir3] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Where a reference lives on the wire: the registry host to connect to, http or https, the
+//! manifest URL, and the names its credentials are stored under. Used by the client before
+//! every request; pure, no I/O.
+
+use crate::reference::Reference;
+
+use super::error::Target;
+
+/// Docker Hub as references and rules name it.
+const HUB: &str = "docker.io";
+/// Docker Hub's registry API host.
+const HUB_WIRE: &str = "registry-1.docker.io";
+/// The key Docker Hub credentials are stored under by `docker login`.
+const HUB_CREDENTIALS: &str = "https://index.docker.io/v1/";
+
+/// One registry, as the client talks to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The host (and port) to connect to.
+    pub host: String,
+    /// `https`, or `http` for loopback and insecure registries.
+    pub scheme: &'static str,
+}
+
+impl Endpoint {
+    /// The endpoint of `reference`'s registry; `insecure` lists the hosts that speak plain http.
+    pub fn new(reference: &Reference, insecure: &[String]) -> Endpoint {
+        let registry = reference.registry().to_ascii_lowercase();
+        let host = if registry == HUB {
+            HUB_WIRE.to_string()
+        } else {
+            registry
+        };
+        let scheme = if plain_http_allowed(&host, insecure) {
+            "http"
+        } else {
+            "https"
+        };
+        Endpoint { host, scheme }
+    }
+
+    /// `scheme://host`.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+
+    /// The URL of the manifest of `repository` at `tag_or_digest`.
+    pub fn manifest_url(&self, repository: &str, tag_or_digest: &str) -> String {
+        format!("{}/v2/{repository}/manifests/{tag_or_digest}", self.base())
+    }
+
+    /// Whether this is Docker Hub.
+    pub fn is_docker_hub(&self) -> bool {
+        self.host == HUB_WIRE
+    }
+
+    /// The server name a credential helper is asked about.
+    pub fn credential_server(&self) -> &str {
+        if self.is_docker_hub() {
+            HUB_CREDENTIALS
+        } else {
+            &self.host
+        }
+    }
+
+    /// Whether a key of `auths`/`credHelpers` names this registry. Keys may be URLs
+    /// (`https://host/v1/`); Docker Hub has several spellings.
+    pub fn matches_key(&self, key: &str) -> bool {
+        let host = key_host(key);
+        if self.is_docker_hub() {
+            matches!(host.as_str(), "index.docker.io" | HUB | HUB_WIRE)
+        } else {
+            host == self.host
+        }
+    }
+
+    /// What a failure about `reference` is reported as.
+    pub fn target(&self, reference: &Reference) -> Target {
+        Target {
+            image: reference.as_str().to_string(),
+            registry: self.host.clone(),
+            repository: reference.repository().into_owned(),
+            tag: tag_or_digest(reference).to_string(),
+        }
+    }
+}
+
+/// The manifest a reference names: its digest, else its tag, else `latest`.
+pub fn tag_or_digest(reference: &Reference) -> &str {
+    reference
+        .digest()
+        .or_else(|| reference.tag())
+        .unwrap_or("latest")
+}
+
+/// Whether plain http may be used: loopback hosts, and hosts listed as insecure (with or
+/// without their port).
+pub fn plain_http_allowed(host: &str, insecure: &[String]) -> bool {
+    let name = host_without_port(host);
+    is_loopback(name)
+        || insecure
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(host) || i.eq_ignore_ascii_case(name))
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`.
+pub fn is_loopback(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn host_without_port(host: &str) -> &str {
+    if let Some(end) = host.find(']') {
+        return &host[..=end];
+    }
+    host.split_once(':').map_or(host, |(name, _)| name)
+}
+
+/// The host of a credential key: `https://host/v1/` → `host`.
+fn key_host(key: &str) -> String {
+    let rest = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    rest.split('/').next().unwrap_or(rest).to_ascii_lowercase()
+}
+
+/// Checks a `--insecure-registry` or `insecureRegistries` value: a host with an optional port.
+pub fn parse_host(text: &str) -> Result<String, String> {
+    if crate::reference::is_domain(text) || is_plain_name(text) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{text}` is not a registry host; give a host and optional port, such as `registry.internal:5000`"
+        ))
+    }
+}
+
+/// A single-label host such as `registry` or `registry:5000` (valid on the wire, though a
+/// reference could not name it without a dot).
+fn is_plain_name(text: &str) -> bool {
+    let (name, port) = text.split_once(':').unwrap_or((text, "0"));
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(image: &str, insecure: &[&str]) -> Endpoint {
+        let insecure: Vec<String> = insecure.iter().map(|s| s.to_string()).collect();
+        Endpoint::new(&Reference::parse(image).unwrap(), &insecure)
+    }
+
+    #[test]
+    fn docker_hub_is_registry_1_on_the_wire() {
+        for image in ["nginx", "docker.io/library/nginx:1", "index.docker.io/x/y"] {
+            let e = endpoint(image, &[]);
+            assert_eq!(e.base(), "https://registry-1.docker.io");
+            assert_eq!(e.credential_server(), "https://index.docker.io/v1/");
+            assert!(e.matches_key("https://index.docker.io/v1/"));
+            assert!(e.matches_key("docker.io"));
+        }
+        let r = Reference::parse("nginx").unwrap();
+        let t = endpoint("nginx", &[]).target(&r);
+        assert_eq!(
+            (t.repository.as_str(), t.tag.as_str()),
+            ("library/nginx", "latest")
+        );
+    }
+
+    #[test]
+    fn http_only_for_loopback_and_insecure_hosts() {
+        assert_eq!(endpoint("localhost:5000/a", &[]).scheme, "http");
+        assert_eq!(endpoint("127.0.0.1:5000/a", &[]).scheme, "http");
+        assert_eq!(endpoint("[::1]:5000/a", &[]).scheme, "http");
+        assert_eq!(endpoint("r.internal:5000/a", &[]).scheme, "https");
+        assert_eq!(
+            endpoint("r.internal:5000/a", &["r.internal"]).scheme,
+            "http"
+        );
+        assert_eq!(
+            endpoint("r.internal:5000/a", &["r.internal:5000"]).scheme,
+            "http"
+        );
+        assert_eq!(
+            endpoint("r.internal:5001/a", &["r.internal:5000"]).scheme,
+            "https"
+        );
+        let e = endpoint("r.internal:5000/a/b:1", &[]);
+        assert_eq!(
+            e.manifest_url("a/b", "1"),
+            "https://r.internal:5000/v2/a/b/manifests/1"
+        );
+        assert!(e.matches_key("https://r.internal:5000"));
+        assert!(!e.matches_key("r.internal"));
+    }
+
+    #[test]
+    fn checks_insecure_hosts() {
+        assert_eq!(parse_host("Reg.example:5000").unwrap(), "reg.example:5000");
+        assert!(parse_host("registry").is_ok());
+        assert!(parse_host("https://reg.example").is_err());
+        assert!(parse_host("reg.example/path").is_err());
+        assert!(parse_host("").is_err());
+    }
+}

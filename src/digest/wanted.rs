@@ -1,0 +1,118 @@
+//! Which references need a digest: the final references of a render (after overrides and
+//! registry mapping) that carry none, each once, and what to ask a registry for each — the
+//! final reference itself, or, with `--source`, the name found in the input at the final tag.
+//! Pure; used by the lock command and by `--resolve`.
+
+use std::collections::BTreeMap;
+
+use crate::lock;
+use crate::reference::Reference;
+use crate::report::Report;
+use crate::rules::Rules;
+use crate::Error;
+
+/// One reference to pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// The final reference, without digest: the lock file key.
+    pub key: Reference,
+    /// What the registry is asked about.
+    pub ask: Reference,
+}
+
+/// Every final reference without a digest, once per lock key, in key order.
+pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
+    let mut by_key: BTreeMap<String, Wanted> = BTreeMap::new();
+    for finding in report.findings.iter().filter(|f| f.status != "invalid") {
+        let Ok(key) = Reference::parse(&finding.final_value) else {
+            continue;
+        };
+        if key.digest().is_some() {
+            continue;
+        }
+        let ask = if source {
+            source_reference(&finding.original, &key).unwrap_or_else(|| key.clone())
+        } else {
+            key.clone()
+        };
+        by_key.entry(lock::key(&key)).or_insert(Wanted { key, ask });
+    }
+    by_key.into_values().collect()
+}
+
+/// The name as found in the input, with the final tag (an override may have changed it).
+fn source_reference(original: &str, key: &Reference) -> Option<Reference> {
+    let original = Reference::parse(original).ok()?;
+    Reference::parse(&Reference::compose(original.name(), key.tag(), None)).ok()
+}
+
+/// What a render makes of `input`, without `digests.require` and `policy:` (the point is to
+/// find the references that have no digest yet).
+pub fn final_report(
+    input: &[u8],
+    rules: &Rules,
+    lock: Option<&lock::Lock>,
+) -> Result<Report, Error> {
+    Ok(crate::render_unchecked(input, rules, lock)?.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const D: &str = "sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac";
+
+    fn pod(images: &[&str]) -> String {
+        let containers: String = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| format!("  - name: c{i}\n    image: {image}\n"))
+            .collect();
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n{containers}"
+        )
+    }
+
+    fn keys(rules: &str, images: &[&str], source: bool) -> Vec<(String, String)> {
+        let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
+        let report = final_report(pod(images).as_bytes(), &rules, None).unwrap();
+        wanted(&report, source)
+            .into_iter()
+            .map(|w| (w.key.to_string(), w.ask.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn final_references_without_digest_once_each() {
+        let rules =
+            "version: 1\nregistries: [{from: '*', to: m.example/all}]\ndigests: {require: true}\n";
+        let pinned = format!("quay.io/a/b:1@{D}");
+        let got = keys(
+            rules,
+            &["nginx:1", "docker.io/library/nginx:1", &pinned, "Bad/Ref"],
+            false,
+        );
+        let want = "m.example/all/docker.io/library/nginx:1";
+        assert_eq!(got, vec![(want.to_string(), want.to_string())]);
+    }
+
+    #[test]
+    fn source_asks_the_original_name_at_the_final_tag() {
+        let rules = "version: 1\nregistries: [{from: '*', to: m.example/all}]\nimages: [{name: quay.io/p/x, newTag: v2}]\n";
+        let got = keys(rules, &["quay.io/p/x:v1", "nginx"], true);
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "m.example/all/docker.io/library/nginx".to_string(),
+                    "nginx".to_string()
+                ),
+                (
+                    "m.example/all/quay.io/p/x:v2".to_string(),
+                    "quay.io/p/x:v2".to_string()
+                ),
+            ]
+        );
+    }
+}

@@ -1,0 +1,723 @@
+//! Real registries for the digest tests: Debian's `docker-registry` (distribution v2),
+//! installed with apt when missing (as root; with `CI=true` a failure fails the test instead of
+//! skipping it), started on 127.0.0.1 ports chosen at run time — open, with htpasswd Basic
+//! auth, or with token auth backed by [`TokenService`], a small token issuer whose RS256 JWTs
+//! are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or drops the digest
+//! header, and helpers that push images over the registry HTTP API.
+//!
+//! Every process started here is owned by a guard that kills it by PID when dropped, also
+//! when a test panics.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// The service name the token registry expects in tokens.
+pub const SERVICE: &str = "reimage-test";
+const ISSUER: &str = "reimage-test-issuer";
+
+// ---------------------------------------------------------------- tools
+
+/// The tools the registry tests need, and the Debian packages that carry them.
+const TOOLS: [(&str, &str); 4] = [
+    ("docker-registry", "docker-registry"),
+    ("htpasswd", "apache2-utils"),
+    ("openssl", "openssl"),
+    ("strace", "strace"),
+];
+
+/// True when every tool is there, installing the missing ones with apt (once per process).
+/// Outside CI a machine that cannot install them skips (prints "skipped: …" and gives
+/// false); with `CI=true` the test fails.
+pub fn tools_available() -> bool {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    match READY.get_or_init(install_tools) {
+        Ok(()) => true,
+        Err(why) if super::in_ci() => panic!("{why} (CI=true: the registry tests must run)"),
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+fn install_tools() -> Result<(), String> {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(tool, _)| !on_path(tool))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err(format!(
+            "missing packages {missing:?}, and not root to apt-get install them"
+        ));
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run apt-get: {e}"))
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    let out = apt(&install)?;
+    if !out.status.success() || TOOLS.iter().any(|(tool, _)| !on_path(tool)) {
+        return Err(format!(
+            "apt-get install {missing:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+// ---------------------------------------------------------------- scratch folders and ports
+
+/// A folder removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let base = option_env!("CARGO_TARGET_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(format!("registry-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port nothing listens on right now, and never handed out before in this process (so two
+/// tests starting registries at once cannot be given the same one).
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// A child process killed by its PID when dropped.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------- the registry
+
+/// A running `docker-registry serve`.
+pub struct Registry {
+    /// `127.0.0.1:PORT`, as image references name it.
+    pub host: String,
+    pub log: PathBuf,
+    _child: ChildGuard,
+    _dir: Scratch,
+}
+
+/// How the registry checks clients.
+pub enum Auth<'a> {
+    Open,
+    /// htpasswd with one user.
+    Basic {
+        user: &'a str,
+        password: &'a str,
+    },
+    /// Tokens from this service.
+    Token(&'a TokenService),
+}
+
+impl Registry {
+    pub fn start(auth: Auth<'_>) -> Registry {
+        let dir = Scratch::new("reg");
+        let port = free_port();
+        let auth = auth_config(&dir, &auth);
+        let config = format!(
+            "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
+             storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+             http: {{addr: '127.0.0.1:{port}', secret: reimage-test-secret}}\n{auth}",
+            dir.path("data").display()
+        );
+        std::fs::write(dir.path("config.yml"), config).unwrap();
+        let log = dir.path("registry.log");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path("registry.err")).unwrap())
+            .spawn()
+            .expect("cannot start docker-registry");
+        let mut guard = ChildGuard(child);
+        wait_listening(port, &mut guard, &dir);
+        Registry {
+            host: format!("127.0.0.1:{port}"),
+            log,
+            _child: guard,
+            _dir: dir,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.host)
+    }
+}
+
+fn auth_config(dir: &Scratch, auth: &Auth<'_>) -> String {
+    match auth {
+        Auth::Open => String::new(),
+        Auth::Basic { user, password } => {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("cannot run htpasswd");
+            assert!(out.status.success(), "htpasswd failed");
+            std::fs::write(dir.path("htpasswd"), out.stdout).unwrap();
+            format!(
+                "auth: {{htpasswd: {{realm: basic-realm, path: {}}}}}\n",
+                dir.path("htpasswd").display()
+            )
+        }
+        Auth::Token(service) => format!(
+            "auth: {{token: {{realm: '{}', service: {SERVICE}, issuer: {ISSUER}, rootcertbundle: {}}}}}\n",
+            service.realm(),
+            service.cert.display()
+        ),
+    }
+}
+
+fn wait_listening(port: u16, child: &mut ChildGuard, dir: &Scratch) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            let err = std::fs::read_to_string(dir.path("registry.err")).unwrap_or_default();
+            panic!("docker-registry exited ({status}):\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    panic!("docker-registry did not listen on port {port} within 15 s");
+}
+
+// ---------------------------------------------------------------- the token service
+
+/// A token issuer for `auth.token`: `GET /token?scope=…&service=…`, Basic credentials
+/// required when `login` is set, answered with an RS256 JWT whose `x5c` is the certificate
+/// in the registry's `rootcertbundle`.
+pub struct TokenService {
+    pub port: u16,
+    /// Token requests answered with a token.
+    pub issued: Arc<AtomicUsize>,
+    /// Token requests refused.
+    pub refused: Arc<AtomicUsize>,
+    key: PathBuf,
+    cert: PathBuf,
+    cert_der: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    _dir: Scratch,
+}
+
+impl TokenService {
+    /// Starts the service; `login` is the `user:password` it requires, if any.
+    pub fn start(login: Option<&str>) -> TokenService {
+        let dir = Scratch::new("token");
+        let (key, cert) = (dir.path("key.pem"), dir.path("cert.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args(["-subj", "/CN=reimage-test-token", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .expect("cannot run openssl");
+        assert!(status.success(), "openssl req failed");
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut service = TokenService {
+            port,
+            issued: Arc::default(),
+            refused: Arc::default(),
+            key,
+            cert,
+            cert_der: STANDARD.encode(der.stdout),
+            stop: Arc::default(),
+            thread: None,
+            _dir: dir,
+        };
+        service.thread = Some(service.serve(
+            listener,
+            login.map(|l| format!("Basic {}", STANDARD.encode(l))),
+        ));
+        service
+    }
+
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    fn serve(&self, listener: TcpListener, login: Option<String>) -> JoinHandle<()> {
+        let minter = Minter {
+            key: self.key.clone(),
+            cert_der: self.cert_der.clone(),
+        };
+        let (stop, issued, refused) =
+            (self.stop.clone(), self.issued.clone(), self.refused.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let head = read_head(&mut stream);
+                let authorized = login
+                    .as_ref()
+                    .is_none_or(|l| header(&head, "authorization") == Some(l.as_str()));
+                let reply = if authorized {
+                    issued.fetch_add(1, Ordering::SeqCst);
+                    let token = minter.mint(&query_param(&head, "scope").unwrap_or_default());
+                    respond(
+                        200,
+                        &format!("{{\"token\":\"{token}\",\"expires_in\":600}}"),
+                    )
+                } else {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    respond(401, "{\"details\":\"bad credentials\"}")
+                };
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        })
+    }
+
+    /// A token for `scope` (`repository:NAME:pull,push`), for pushing test images.
+    pub fn mint(&self, scope: &str) -> String {
+        Minter {
+            key: self.key.clone(),
+            cert_der: self.cert_der.clone(),
+        }
+        .mint(scope)
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Minter {
+    key: PathBuf,
+    cert_der: String,
+}
+
+impl Minter {
+    fn mint(&self, scope: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut parts = scope.splitn(3, ':');
+        let (kind, name, actions) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [self.cert_der]});
+        let claims = serde_json::json!({
+            "iss": ISSUER, "sub": "reimage-test-user", "aud": SERVICE,
+            "exp": now + 600, "nbf": now - 30, "iat": now - 30, "jti": format!("{now}-{}", rand_u32()),
+            "access": [{"type": kind, "name": name, "actions": actions}],
+        });
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = openssl_sign(&self.key, signing_input.as_bytes());
+        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+fn rand_u32() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+/// RS256: `openssl dgst -sha256 -sign KEY` over `input`.
+fn openssl_sign(key: &Path, input: &[u8]) -> Vec<u8> {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["dgst", "-sha256", "-sign"]).arg(key);
+    let out = super::output_with_stdin(cmd, input);
+    assert!(out.status.success(), "openssl dgst failed");
+    out.stdout
+}
+
+// ---------------------------------------------------------------- tiny HTTP helpers
+
+/// The request line and headers of one HTTP/1.1 request (no body is expected).
+fn read_head(stream: &mut TcpStream) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+fn query_param(head: &str, name: &str) -> Option<String> {
+    let target = head.split_whitespace().nth(1)?;
+    let query = target.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn respond(status: u16, body: &str) -> String {
+    let reason = if status == 200 { "OK" } else { "Unauthorized" };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+// ---------------------------------------------------------------- the stub proxy
+
+/// What the proxy does to the traffic it forwards.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// The first request gets `429 Too Many Requests` with `Retry-After: 1`; the rest pass.
+    TooManyOnce,
+    /// Every answer loses its `Docker-Content-Digest` header.
+    StripDigest,
+}
+
+/// A registry stand-in on its own port that forwards to a real registry, one connection at
+/// a time, each closed after one answer.
+pub struct StubProxy {
+    pub host: String,
+    /// Method and arrival time of every request.
+    pub seen: Arc<Mutex<Vec<(String, Instant)>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StubProxy {
+    pub fn start(upstream: &str, mode: ProxyMode) -> StubProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (seen2, stop2, upstream) = (seen.clone(), stop.clone(), upstream.to_string());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut client) = stream else { continue };
+                let head = read_head(&mut client);
+                let method = head.split_whitespace().next().unwrap_or("").to_string();
+                let first = {
+                    let mut seen = seen2.lock().unwrap();
+                    seen.push((method, Instant::now()));
+                    seen.len() == 1
+                };
+                let reply = if first && mode == ProxyMode::TooManyOnce {
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                } else {
+                    forward(&upstream, &head, mode)
+                };
+                let _ = client.write_all(&reply);
+            }
+        });
+        StubProxy {
+            host: format!("127.0.0.1:{port}"),
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StubProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.host);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends the request upstream with `Connection: close` and returns the whole answer.
+fn forward(upstream: &str, head: &str, mode: ProxyMode) -> Vec<u8> {
+    let mut lines: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    let request = format!("{}\r\n\r\n", lines.join("\r\n"));
+    let mut up = TcpStream::connect(upstream).unwrap();
+    up.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    if mode != ProxyMode::StripDigest {
+        return answer;
+    }
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(answer.len(), |p| p + 4);
+    let (head, body) = answer.split_at(split);
+    let head: String = String::from_utf8_lossy(head)
+        .split_inclusive("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("docker-content-digest:"))
+        .collect();
+    [head.as_bytes(), body].concat()
+}
+
+// ---------------------------------------------------------------- pushing images
+
+/// The `Authorization` value for a repository, if any.
+pub type AuthFor<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
+/// Pushes blobs and manifests to a registry over its HTTP API.
+pub struct Pusher<'a> {
+    pub base: String,
+    /// The `Authorization` value for a repository, if any.
+    pub auth: AuthFor<'a>,
+    agent: ureq::Agent,
+}
+
+impl<'a> Pusher<'a> {
+    pub fn new(base: String, auth: AuthFor<'a>) -> Pusher<'a> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .new_agent();
+        Pusher { base, auth, agent }
+    }
+
+    /// Uploads a blob: POST to start the upload, PUT with `?digest=` to finish it.
+    pub fn blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = sha256(bytes);
+        let mut start = self
+            .agent
+            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base));
+        if let Some(auth) = (self.auth)(repo) {
+            start = start.header("Authorization", auth);
+        }
+        let started = start.send_empty().unwrap();
+        assert_eq!(started.status().as_u16(), 202, "blob upload did not start");
+        let location = started.headers().get("location").unwrap().to_str().unwrap();
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_string()
+        };
+        let join = if location.contains('?') { '&' } else { '?' };
+        let mut put = self
+            .agent
+            .put(format!("{location}{join}digest={digest}"))
+            .header("Content-Type", "application/octet-stream");
+        if let Some(auth) = (self.auth)(repo) {
+            put = put.header("Authorization", auth);
+        }
+        let done = put.send(bytes).unwrap();
+        assert_eq!(done.status().as_u16(), 201, "blob upload did not finish");
+        digest
+    }
+
+    /// Puts a manifest under `reference` (a tag or its digest); gives its digest.
+    pub fn manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> String {
+        let mut put = self
+            .agent
+            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .header("Content-Type", media_type);
+        if let Some(auth) = (self.auth)(repo) {
+            put = put.header("Authorization", auth);
+        }
+        let mut done = put.send(bytes).unwrap();
+        let status = done.status().as_u16();
+        let body = done.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(status, 201, "manifest push failed: {body}");
+        sha256(bytes)
+    }
+
+    /// A single-platform Docker v2 image; gives the manifest's digest.
+    pub fn single_arch(&self, repo: &str, tag: &str) -> String {
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","config":{{"Labels":{{"tag":"{tag}"}}}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+        );
+        let manifest = self.manifest_json(
+            repo,
+            "application/vnd.docker.container.image.v1+json",
+            "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            config.as_bytes(),
+            tag.as_bytes(),
+            "application/vnd.docker.distribution.manifest.v2+json",
+        );
+        self.manifest(
+            repo,
+            tag,
+            "application/vnd.docker.distribution.manifest.v2+json",
+            manifest.as_bytes(),
+        )
+    }
+
+    /// An OCI index of amd64 and arm64 images; gives the index digest and its bytes.
+    pub fn multi_arch(&self, repo: &str, tag: &str) -> (String, Vec<u8>) {
+        let oci = "application/vnd.oci.image.manifest.v1+json";
+        let entries: Vec<String> = ["amd64", "arm64"]
+            .iter()
+            .map(|arch| {
+                let config = format!(r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#);
+                let m = self.manifest_json(repo, "application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.layer.v1.tar+gzip", config.as_bytes(), arch.as_bytes(), oci);
+                let digest = self.manifest(repo, &sha256(m.as_bytes()), oci, m.as_bytes());
+                format!(r#"{{"mediaType":"{oci}","digest":"{digest}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#, m.len())
+            })
+            .collect();
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+            entries.join(",")
+        );
+        let digest = self.manifest(
+            repo,
+            tag,
+            "application/vnd.oci.image.index.v1+json",
+            index.as_bytes(),
+        );
+        (digest, index.into_bytes())
+    }
+
+    fn manifest_json(
+        &self,
+        repo: &str,
+        config_type: &str,
+        layer_type: &str,
+        config: &[u8],
+        layer: &[u8],
+        media_type: &str,
+    ) -> String {
+        let config_digest = self.blob(repo, config);
+        let layer_digest = self.blob(repo, layer);
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{media_type}","config":{{"mediaType":"{config_type}","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"{layer_type}","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        )
+    }
+}
+
+/// `sha256:` and the hex digest of `bytes`, computed independently of reimage.
+pub fn sha256(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
