@@ -27,18 +27,8 @@ fn readme_command() -> (Vec<String>, String) {
 #[test]
 fn the_readme_example_runs_and_rewrites_every_image() {
     let (args, input) = readme_command();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reimage"))
-        .args(&args)
-        .current_dir(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let bytes = std::fs::read(format!("{root}/{input}")).unwrap();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_example(&args, &input);
     assert!(
         out.status.success(),
         "{}",
