@@ -9,13 +9,17 @@
 //! [`apply`] turns the plan into byte splices and writes the output.
 //! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
+//! [`digest`] asks registries for digests (`reimage lock`, `--resolve`); a plain render never
+//! uses it, so it never opens a socket.
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod digest;
 pub mod error;
 pub mod inventory;
 pub mod locate;
 pub mod lock;
+mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod reference;
@@ -52,7 +56,10 @@ pub fn render(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Render
         let violations = policy::violations(&rendered.report, policy, &rules.pull_secrets.remove);
         if !violations.is_empty() {
             return Err(Error::Policy {
-                rule: "the rendered images break the policy",
+                summary: format!(
+                    "{} policy violation(s) in the rendered stream; nothing was written",
+                    violations.len()
+                ),
                 violations: policy::text(&violations)
                     .lines()
                     .map(|l| format!("  {l}"))
@@ -69,13 +76,61 @@ pub fn render_unchecked(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered, Error> {
-    let stream = Stream::read(input)?;
-    let found = locate::locate(&stream, &Table::new(&rules.paths, rules.scan))?;
-    let plan = plan::plan(&found, rules, &Rewriter::new(rules, lock));
-    let report = Report::new(&found, &plan);
-    let splices = apply::splices(stream.text(), &found, &plan)?;
-    let output = apply::apply(stream.text(), splices)?;
+    let documents = Stream::documents(input)?;
+    let text = documents.text();
+    let table = Table::new(&rules.paths, rules.scan.clone());
+    let rewriter = Rewriter::new(rules, lock);
+    // One document at a time (on every core for a long stream): memory holds the input, the
+    // output, and the tree of each document in flight.
+    let parts = parallel::map_in_order(documents, parallel::threads_for(text.len()), |document| {
+        let found = match locate::locate(&document, &table) {
+            Ok(found) => found,
+            Err(e) => return Some(Err(e)),
+        };
+        let plan = plan::plan(&found, rules, &rewriter);
+        let part = Part {
+            report: Report::new(&found, &plan),
+            splices: apply::splices(text, &found, &plan),
+        };
+        (!part.is_empty()).then_some(Ok(part))
+    });
+    let mut report = Report::default();
+    let mut splices = Vec::new();
+    // Invalid YAML in any document is reported before an edit that cannot be made.
+    let mut cannot_apply = None;
+    for part in parts {
+        let Part {
+            report: Report { findings, secrets },
+            splices: more,
+        } = part?;
+        report.findings.extend(findings);
+        report.secrets.extend(secrets);
+        match more {
+            Ok(more) => splices.extend(more),
+            Err(e) => {
+                cannot_apply.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = cannot_apply {
+        return Err(e.into());
+    }
+    let output = apply::apply(text, splices)?;
     Ok(Rendered { output, report })
+}
+
+/// What one document adds to a run.
+struct Part {
+    report: Report,
+    splices: Result<Vec<apply::Splice>, apply::ApplyError>,
+}
+
+impl Part {
+    fn is_empty(&self) -> bool {
+        self.report.findings.is_empty()
+            && self.report.secrets.is_empty()
+            && self.splices.as_ref().is_ok_and(Vec::is_empty)
+    }
 }
 
 /// The lock file the rules name, if any.
@@ -105,7 +160,10 @@ fn require_digests(report: &Report) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Policy {
-            rule: "digests.require is set and some images have no digest",
+            summary: format!(
+                "digests.require is set and {} image(s) have no digest",
+                missing.len()
+            ),
             violations: missing,
         })
     }

@@ -38,21 +38,33 @@ pub enum StreamError {
     NotUtf8 { line: usize, column: usize },
 }
 
+/// The documents of a stream one at a time, each as a [`Stream`] of that one document (see
+/// [`Stream::documents`]).
+#[derive(Debug)]
+pub struct Documents<'a> {
+    text: &'a str,
+    chunks: Chunks<'a>,
+}
+
 impl<'a> Stream<'a> {
     /// Checks the encoding and splits the input into documents.
     pub fn read(input: &'a [u8]) -> Result<Stream<'a>, StreamError> {
-        let text = std::str::from_utf8(input).map_err(|e| {
-            let valid = &input[..e.valid_up_to()];
-            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            StreamError::NotUtf8 {
-                line,
-                column: 1 + valid.len() - line_start,
-            }
-        })?;
+        let text = decode(input)?;
         Ok(Stream {
             text,
-            chunks: split(text),
+            chunks: Chunks::new(text).collect(),
+        })
+    }
+
+    /// Checks the encoding, then yields the documents one at a time, each as a stream of its
+    /// own whose one chunk keeps its place in the whole (byte range, first line, number). A
+    /// caller that is done with each document before it takes the next holds one document's
+    /// worth of state, however many documents the stream has.
+    pub fn documents(input: &'a [u8]) -> Result<Documents<'a>, StreamError> {
+        let text = decode(input)?;
+        Ok(Documents {
+            text,
+            chunks: Chunks::new(text),
         })
     }
 
@@ -72,28 +84,115 @@ impl<'a> Stream<'a> {
     }
 }
 
+impl<'a> Documents<'a> {
+    /// The whole input.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
+impl<'a> Iterator for Documents<'a> {
+    type Item = Stream<'a>;
+
+    fn next(&mut self) -> Option<Stream<'a>> {
+        let chunk = self.chunks.next()?;
+        Some(Stream {
+            text: self.text,
+            chunks: vec![chunk],
+        })
+    }
+}
+
+/// The input as text, or where it stops being UTF-8.
+fn decode(input: &[u8]) -> Result<&str, StreamError> {
+    std::str::from_utf8(input).map_err(|e| {
+        let valid = input.get(..e.valid_up_to()).unwrap_or_default();
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        StreamError::NotUtf8 {
+            line,
+            column: 1 + valid.len() - line_start,
+        }
+    })
+}
+
 /// Whether a line (without its line break) separates documents.
 fn is_separator(line: &str) -> bool {
     line.strip_prefix("---")
         .is_some_and(|rest| rest.trim_end().is_empty())
 }
 
-fn split(text: &str) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut start_line = 1;
-    let mut offset = 0;
-    for (line_no, line) in (1..).zip(text.split_inclusive('\n')) {
-        let body = line.strip_suffix('\n').unwrap_or(line);
-        if is_separator(body) {
-            chunks.push(chunk(text, chunks.len() + 1, start..offset, start_line));
-            start = offset + line.len();
-            start_line = line_no + 1;
+/// The chunks of a text, split as they are asked for. There is always at least one (an empty
+/// input is one empty document).
+#[derive(Debug)]
+struct Chunks<'a> {
+    text: &'a str,
+    /// Where the next chunk starts, and its first line.
+    start: usize,
+    start_line: usize,
+    number: usize,
+    done: bool,
+}
+
+impl<'a> Chunks<'a> {
+    fn new(text: &'a str) -> Chunks<'a> {
+        Chunks {
+            text,
+            start: 0,
+            start_line: 1,
+            number: 0,
+            done: false,
         }
-        offset += line.len();
     }
-    chunks.push(chunk(text, chunks.len() + 1, start..text.len(), start_line));
-    chunks
+
+    /// The next separator line at or after line start `at`: where it starts and where the line
+    /// after it starts. Only lines that begin with `---` are looked at, found by a substring
+    /// search rather than line by line.
+    fn separator(&self, mut at: usize) -> Option<(usize, usize)> {
+        let text = self.text;
+        loop {
+            let rest = text.get(at..)?;
+            if rest.starts_with("---") {
+                let end = rest.find('\n').map_or(text.len(), |i| at + i + 1);
+                let line = text.get(at..end)?;
+                if is_separator(line.strip_suffix('\n').unwrap_or(line)) {
+                    return Some((at, end));
+                }
+                if end == text.len() {
+                    return None;
+                }
+                at = end;
+            } else {
+                at += rest.find("\n---")? + 1;
+            }
+        }
+    }
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Chunk;
+
+    fn next(&mut self) -> Option<Chunk> {
+        if self.done {
+            return None;
+        }
+        self.number += 1;
+        let (start, first_line) = (self.start, self.start_line);
+        let Some((separator, next)) = self.separator(start) else {
+            self.done = true;
+            return Some(chunk(
+                self.text,
+                self.number,
+                start..self.text.len(),
+                first_line,
+            ));
+        };
+        let body = self.text.get(start..separator).unwrap_or_default();
+        let separator_line = first_line + body.bytes().filter(|&b| b == b'\n').count();
+        self.start = next;
+        self.start_line = separator_line + 1;
+        Some(chunk(self.text, self.number, start..separator, first_line))
+    }
 }
 
 fn chunk(text: &str, number: usize, range: Range<usize>, first_line: usize) -> Chunk {
@@ -161,6 +260,19 @@ mod tests {
         assert_eq!(chunks[1].first_line, 4);
         assert_eq!(chunks[1].number, 2);
         assert_eq!(chunks[1].source.as_deref(), Some("c/b.yaml"));
+    }
+
+    #[test]
+    fn documents_one_at_a_time_are_the_chunks() {
+        let input = "# Source: a\na: 1\n---\n---\r\nb: 2\r\n---\nc";
+        let whole = Stream::read(input.as_bytes()).unwrap();
+        let documents = Stream::documents(input.as_bytes()).unwrap();
+        assert_eq!(documents.text(), input);
+        let one_by_one: Vec<Chunk> = documents.flat_map(|d| d.chunks().to_vec()).collect();
+        assert_eq!(one_by_one, whole.chunks());
+        assert_eq!(one_by_one.len(), 4);
+        assert_eq!(one_by_one[3].first_line, 7);
+        assert!(Stream::documents(b"\xff").is_err());
     }
 
     #[test]

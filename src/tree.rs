@@ -9,16 +9,24 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use granit_parser::{Event, Options, Parser, ScalarStyle, Span, StructureStyle};
+use granit_parser::{
+    ErrorKind, Event, Options, Parser, ScalarStyle, ScanError, Span, StructureStyle,
+};
 
 /// Index of a node in its [`Tree`].
 pub type NodeId = usize;
 
 /// One parsed YAML document.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Tree<'a> {
     nodes: Vec<Node<'a>>,
     root: Option<NodeId>,
+    /// `(anchor, node that defines it)`, in anchor order (the parser numbers anchors as it meets
+    /// them), so that an alias resolves by binary search rather than a scan of every node.
+    anchors: Vec<(usize, NodeId)>,
+    /// `(anchor, alias node)` for every alias, sorted, so that finding an anchor's aliases does
+    /// not scan every node either: a document of many anchored images stays linear.
+    aliases: Vec<(usize, NodeId)>,
 }
 
 /// A node and where it is.
@@ -72,17 +80,24 @@ pub struct Origin {
     pub first_line: usize,
 }
 
+/// Collections nested deeper than this, in block or in flow style, are a syntax error: the
+/// bound keeps hostile input (`[[[[…`) from exhausting the stack or the time of the parser.
+/// Real manifests nest a few dozen levels at most; CRD schemas, the deepest, are not parsed.
+pub const MAX_NESTING: usize = 255;
+
 impl<'a> Tree<'a> {
     /// Parses every YAML document in `text` (usually one).
     pub fn parse_all(text: &'a str, origin: Origin) -> Result<Vec<Tree<'a>>, SyntaxError> {
         let mut options = Options::default();
         options.set_emit_comments(false);
+        options.block_nesting_limit = MAX_NESTING;
+        options.flow_nesting_limit = MAX_NESTING;
         let mut builder = Builder::new(origin);
         for next in Parser::new_from_str_with_options(text, options) {
             let (event, span) = next.map_err(|e| {
                 let mark = e.marker();
                 SyntaxError {
-                    message: e.info().to_string(),
+                    message: message(&e),
                     line: origin.first_line + mark.line() - 1,
                     column: mark.col() + 1,
                 }
@@ -150,16 +165,20 @@ impl<'a> Tree<'a> {
 
     /// The node that defines anchor `anchor`.
     pub fn anchored(&self, anchor: usize) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.anchor == Some(anchor))
+        let at = self
+            .anchors
+            .binary_search_by_key(&anchor, |(a, _)| *a)
+            .ok()?;
+        self.anchors.get(at).map(|(_, node)| *node)
     }
 
-    /// Every alias node that refers to anchor `anchor`.
+    /// Every alias node that refers to anchor `anchor`, in document order.
     pub fn aliases_of(&self, anchor: usize) -> impl Iterator<Item = NodeId> + '_ {
-        self.nodes
+        let start = self.aliases.partition_point(|(a, _)| *a < anchor);
+        self.aliases[start..]
             .iter()
-            .enumerate()
-            .filter(move |(_, n)| matches!(n.kind, Kind::Alias { target } if target == anchor))
-            .map(|(id, _)| id)
+            .take_while(move |(a, _)| *a == anchor)
+            .map(|(_, node)| *node)
     }
 
     /// The number of nodes; ids run from 0 to this.
@@ -182,9 +201,17 @@ impl<'a> Tree<'a> {
 
     /// Whether any node of this document is an alias.
     pub fn has_aliases(&self) -> bool {
-        self.nodes
-            .iter()
-            .any(|n| matches!(n.kind, Kind::Alias { .. }))
+        !self.aliases.is_empty()
+    }
+}
+
+/// The parser's message, in terms of the input where the parser speaks of itself.
+fn message(error: &ScanError) -> String {
+    match error.kind() {
+        ErrorKind::RecursionLimitExceeded => {
+            format!("collections are nested more than {MAX_NESTING} levels deep")
+        }
+        _ => error.info(),
     }
 }
 
@@ -206,10 +233,7 @@ impl<'a> Builder<'a> {
         Builder {
             origin,
             trees: Vec::new(),
-            current: Tree {
-                nodes: Vec::new(),
-                root: None,
-            },
+            current: Tree::default(),
             stack: Vec::new(),
         }
     }
@@ -217,13 +241,8 @@ impl<'a> Builder<'a> {
     fn event(&mut self, event: Event<'a>, span: Span) {
         match event {
             Event::DocumentEnd => {
-                let done = std::mem::replace(
-                    &mut self.current,
-                    Tree {
-                        nodes: Vec::new(),
-                        root: None,
-                    },
-                );
+                let mut done = std::mem::take(&mut self.current);
+                done.aliases.sort_unstable();
                 self.trees.push(done);
             }
             Event::Scalar(value, style, anchor, _) => {
@@ -259,6 +278,12 @@ impl<'a> Builder<'a> {
 
     fn push(&mut self, kind: Kind<'a>, anchor: usize, span: Span) -> NodeId {
         let id = self.current.nodes.len();
+        if anchor != 0 {
+            self.current.anchors.push((anchor, id));
+        }
+        if let Kind::Alias { target } = kind {
+            self.current.aliases.push((target, id));
+        }
         self.current.nodes.push(Node {
             kind,
             span: self.byte(span.start)..self.byte(span.end),
@@ -377,6 +402,24 @@ mod tests {
         let a = tree.get(root, "a").unwrap();
         let anchor = tree.node(a).anchor.unwrap();
         assert_eq!(tree.aliases_of(anchor).count(), 1);
+    }
+
+    #[test]
+    fn deep_nesting_is_a_syntax_error() {
+        let origin = Origin {
+            offset: 0,
+            first_line: 1,
+        };
+        let ok = "[".repeat(MAX_NESTING) + &"]".repeat(MAX_NESTING);
+        assert!(Tree::parse_all(&ok, origin).is_ok());
+        for deep in [
+            "[".repeat(10_000),
+            "- ".repeat(10_000),
+            "{a: ".repeat(10_000),
+        ] {
+            let err = Tree::parse_all(&deep, origin).unwrap_err();
+            assert!(err.message.contains("nested more than 255"), "{err:?}");
+        }
     }
 
     #[test]

@@ -369,14 +369,20 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             }
             self.split_image(resource, node, &path);
             let tree = self.tree();
+            // Only collections can be pod specs or hold a `repository`: scalars and aliases
+            // are not visited (nor are their paths written, most of this walk's cost).
+            let collection =
+                |id: NodeId| matches!(tree.node(id).kind, Kind::Map { .. } | Kind::Seq { .. });
             let children: Vec<(NodeId, String)> = match &tree.node(node).kind {
                 Kind::Map { entries, .. } => entries
                     .iter()
+                    .filter(|(_, v)| collection(*v))
                     .filter_map(|(k, v)| Some((*v, join(&path, tree.scalar(*k)?))))
                     .collect(),
                 Kind::Seq { items, .. } => items
                     .iter()
                     .enumerate()
+                    .filter(|(_, v)| collection(**v))
                     .map(|(i, v)| (*v, format!("{path}[{i}]")))
                     .collect(),
                 _ => Vec::new(),
