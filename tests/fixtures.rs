@@ -259,17 +259,26 @@ fn view_comparison_reports_other_changes_and_image_sites() {
 
 /// The reasons of `.other-images.txt` that name an image-bearing place (not a mere look-alike).
 fn is_image_bearing(reason: &str) -> bool {
-    ["key:", "env:", "configmap:"].iter().any(|p| reason.starts_with(p)) || reason == "arg" || reason == "image-volume"
+    ["key:", "env:", "configmap:"]
+        .iter()
+        .any(|p| reason.starts_with(p))
+        || reason == "arg"
+        || reason == "image-volume"
 }
 
 fn occurrences(args: &[&str], yaml: &[u8]) -> Result<Vec<Value>, String> {
     let out = stdout_of(args, yaml)?;
-    serde_json::from_slice(&out).map_err(|e| format!("`images --format json` printed invalid JSON: {e}"))
+    serde_json::from_slice(&out)
+        .map_err(|e| format!("`images --format json` printed invalid JSON: {e}"))
 }
 
 fn object_of(occurrence: &Value) -> ObjectId {
     let text = |key: &str| occurrence[key].as_str().unwrap_or_default().to_string();
-    ObjectId { kind: text("kind"), namespace: text("namespace"), name: text("name") }
+    ObjectId {
+        kind: text("kind"),
+        namespace: text("namespace"),
+        name: text("name"),
+    }
 }
 
 #[test]
@@ -286,12 +295,20 @@ fn every_image_bearing_string_is_found() {
             .filter(|row| is_image_bearing(&row.reason))
             .filter_map(|row| {
                 let hit = found.iter().find(|o| {
-                    object_of(o) == row.object && o["path"] == row.path.as_str() && o["original"] == row.value.as_str()
+                    object_of(o) == row.object
+                        && o["path"] == row.path.as_str()
+                        && o["original"] == row.value.as_str()
                 });
                 match hit.map(|o| o["status"].as_str().unwrap_or_default()) {
                     Some("rewritten" | "reported") => None,
-                    Some(status) => Some(format!("{} {}: {} is {status}", row.object, row.path, row.value)),
-                    None => Some(format!("{} {} ({}): {} not found", row.object, row.path, row.reason, row.value)),
+                    Some(status) => Some(format!(
+                        "{} {}: {} is {status}",
+                        row.object, row.path, row.value
+                    )),
+                    None => Some(format!(
+                        "{} {} ({}): {} not found",
+                        row.object, row.path, row.reason, row.value
+                    )),
                 }
             })
             .collect()
@@ -307,28 +324,57 @@ fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
     std::fs::write(&rules, text).unwrap();
     let rules = rules.to_str().unwrap().to_string();
     over_fixtures(|fixture| {
-        let output = common::run(&["check", "--rules", &rules, "--format", "json", "-q"], &fixture.yaml);
+        let output = common::run(
+            &["check", "--rules", &rules, "--format", "json", "-q"],
+            &fixture.yaml,
+        );
         let violations: Vec<Value> = match serde_json::from_slice(&output.stdout) {
             Ok(v) => v,
             Err(e) => return vec![format!("check printed invalid JSON: {e}")],
         };
-        let found = match occurrences(&["images", "--rules", &rules, "--format", "json", "-q"], &fixture.yaml) {
+        let found = match occurrences(
+            &["images", "--rules", &rules, "--format", "json", "-q"],
+            &fixture.yaml,
+        ) {
             Ok(found) => found,
             Err(e) => return vec![e],
         };
         let reported: BTreeSet<(String, String)> = found
             .iter()
-            .filter(|o| o["status"] == "reported" && !o["original"].as_str().unwrap_or_default().starts_with(MIRROR))
-            .map(|o| (object_of(o).to_string(), o["path"].as_str().unwrap_or_default().to_string()))
+            .filter(|o| {
+                o["status"] == "reported"
+                    && !o["original"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with(MIRROR)
+            })
+            .map(|o| {
+                (
+                    object_of(o).to_string(),
+                    o["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         let flagged: BTreeSet<(String, String)> = violations
             .iter()
-            .map(|v| (v["resource"].as_str().unwrap_or_default().to_string(), v["path"].as_str().unwrap_or_default().to_string()))
+            .map(|v| {
+                (
+                    v["resource"].as_str().unwrap_or_default().to_string(),
+                    v["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
-        let mut problems: Vec<String> = flagged.symmetric_difference(&reported).map(|(r, p)| format!("{r} {p}: flagged and reported differ")).collect();
+        let mut problems: Vec<String> = flagged
+            .symmetric_difference(&reported)
+            .map(|(r, p)| format!("{r} {p}: flagged and reported differ"))
+            .collect();
         let expected_code = if violations.is_empty() { 0 } else { 1 };
         if output.status.code() != Some(expected_code) {
-            problems.push(format!("check exited {:?} with {} violations", output.status.code(), violations.len()));
+            problems.push(format!(
+                "check exited {:?} with {} violations",
+                output.status.code(),
+                violations.len()
+            ));
         }
         problems
     });
@@ -337,7 +383,10 @@ fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
 #[test]
 fn nothing_that_only_names_things_is_taken_for_an_image() {
     over_fixtures(|fixture| {
-        let found = match occurrences(&["images", "--registry", MIRROR, "--format", "json"], &fixture.yaml) {
+        let found = match occurrences(
+            &["images", "--registry", MIRROR, "--format", "json"],
+            &fixture.yaml,
+        ) {
             Ok(found) => found,
             Err(e) => return vec![e],
         };
