@@ -6,7 +6,7 @@
 //! fixtures are beside the repository (`../shared/fixtures/real`, or `REIMAGE_FIXTURES`), the
 //! CRD-heavy prometheus-operator bundle and the kubecost chart. The stages run on one thread,
 //! one document after another; `render` is the library's entry point, which shares documents
-//! among threads for inputs of 1 MB and more. Whole-process numbers, against `cat` and
+//! among threads for inputs of 512 KB and more. Whole-process numbers, against `cat` and
 //! kustomize, come from `scripts/bench.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -17,7 +17,7 @@
 # ratio is the one least in its favour.
 #
 # Environment: BENCH_RUNS (reimage and cat runs per input, default 11), BENCH_KUSTOMIZE_RUNS
-# (default 3), BENCH_KUSTOMIZE_MAX_MB (larger inputs skip kustomize, default 10: it needs about
+# (default 3), BENCH_KUSTOMIZE_MAX_MB (larger inputs skip kustomize, default 12: it needs about
 # 3 s per MB, and more per MB on larger streams), BENCH_ONLY (only inputs whose file name contains it), REIMAGE_SHARED (default
 # ../shared beside the repository).
 set -euo pipefail
@@ -48,7 +48,7 @@ work, shared, kustomize_lib = sys.argv[1:4]
 reimage = os.path.abspath("target/release/reimage")
 runs = int(os.environ.get("BENCH_RUNS", "11"))
 k_runs = int(os.environ.get("BENCH_KUSTOMIZE_RUNS", "3"))
-k_max = float(os.environ.get("BENCH_KUSTOMIZE_MAX_MB", "10"))
+k_max = float(os.environ.get("BENCH_KUSTOMIZE_MAX_MB", "12"))
 MB = 1024 * 1024
 
 inputs = sorted(glob.glob(os.path.join(shared, "fixtures/real/*.yaml")), key=os.path.getsize)

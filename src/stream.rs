@@ -276,6 +276,17 @@ mod tests {
     }
 
     #[test]
+    fn a_last_separator_without_a_line_break_ends_with_an_empty_document() {
+        // From the stream fuzz target's seeds: the empty document has no first byte, and is
+        // numbered as the line after the separator.
+        let stream = Stream::read(b"a: 1\n---\n---").unwrap();
+        let chunks = stream.chunks();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!((chunks[1].range.clone(), chunks[1].first_line), (9..9, 3));
+        assert_eq!((chunks[2].range.clone(), chunks[2].first_line), (12..12, 4));
+    }
+
+    #[test]
     fn rejects_invalid_utf8_with_position() {
         let err = Stream::read(b"a: 1\nb: \xff\n").unwrap_err();
         assert_eq!(err, StreamError::NotUtf8 { line: 2, column: 4 });

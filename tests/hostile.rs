@@ -612,8 +612,9 @@ fn nothing_is_written_before_the_whole_input_is_read() {
         stdin.flush().unwrap();
         thread::sleep(Duration::from_millis(300));
         stdin.write_all(last.as_bytes()).unwrap();
-        drop(stdin);
+        // Taken before the close: output that waits for the end of the input comes after it.
         let closed = Instant::now();
+        drop(stdin);
         let status = child.wait().unwrap();
         let (first, bytes) = reader.join().unwrap();
         assert_eq!(status.code(), Some(expected), "{what}");
