@@ -46,17 +46,17 @@ pub fn says_image(key: &str) -> bool {
         || lower.starts_with("related_image_")
 }
 
-/// Classifies `value` found under `key` (`None`: nothing names it).
-fn classify(
-    names: Names<'_>,
-    key: Option<&str>,
-    value: &str,
-    part: Option<Range<usize>>,
-) -> Option<Match> {
+/// Classifies `value`; `named` says whether the key or flag it is found under says "image".
+fn classify(named: bool, value: &str, part: Option<Range<usize>>) -> Option<Match> {
+    // Every match has a registry (`/`) or a tag or digest (`:`, `@`): most strings searched
+    // (dashboards, scripts, flags) have neither and are not parsed at all.
+    if !value.bytes().any(|b| matches!(b, b'/' | b':' | b'@')) {
+        return None;
+    }
     let reference = Reference::parse(value).ok()?;
     let qualified = reference.tag().is_some() || reference.digest().is_some();
     let registry = reference.domain().is_some();
-    let confident = key.is_some_and(|k| names.say_image(k)) && (registry || qualified);
+    let confident = named && (registry || qualified);
     // Unnamed, only a registry and a tag (or digest) together make a string look like an
     // image: `k8s.io/ingress-nginx` is a controller class, `quay.io/x/y:1` an image.
     if !(confident || registry && qualified) {
@@ -71,8 +71,9 @@ fn classify(
 
 /// A value that is a reference, or a list of `key=ref` lines.
 pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
+    let named = names.say_image(key);
     if !value.contains('\n') {
-        return classify(names, Some(key), value.trim_end(), None)
+        return classify(named, value.trim_end(), None)
             .map(|m| {
                 if m.value.len() == value.len() {
                     m
@@ -86,23 +87,25 @@ pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
             .into_iter()
             .collect();
     }
+    // Only lines with a `=` can hold a `key=ref`: jump from one `=` to the next, and past the
+    // end of its line, instead of walking every line of a large value.
     let mut found = Vec::new();
-    let mut offset = 0;
-    for line in value.split_inclusive('\n') {
-        let body = line.trim_end();
-        let indent = body.len() - body.trim_start().len();
-        if let Some((line_key, reference)) = body.trim_start().split_once('=') {
-            let start = offset + indent + line_key.len() + 1;
-            let range = start..start + reference.len();
-            // The value's own key may say image for all its lines (`STRIMZI_KAFKA_IMAGES`).
-            let named = if names.say_image(key) {
-                key
-            } else {
-                line_key.trim()
-            };
-            found.extend(classify(names, Some(named), reference, Some(range)));
-        }
-        offset += line.len();
+    let mut from = 0;
+    while let Some(eq) = value.get(from..).and_then(|rest| rest.find('=')) {
+        let eq = from + eq;
+        let line_start = value[..eq].rfind('\n').map_or(0, |n| n + 1);
+        let line_end = value[eq..].find('\n').map_or(value.len(), |n| eq + n);
+        from = line_end;
+        let line_key = value[line_start..eq].trim();
+        let reference = value[eq + 1..line_end].trim_end();
+        let start = eq + 1;
+        // The value's own key may say image for all its lines (`STRIMZI_KAFKA_IMAGES`).
+        let line_named = named || names.say_image(line_key);
+        found.extend(classify(
+            line_named,
+            reference,
+            Some(start..start + reference.len()),
+        ));
     }
     found
 }
@@ -118,7 +121,8 @@ pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> 
             if let Some((flag, value)) = item.split_once('=') {
                 let start = flag.len() + 1;
                 found.extend(
-                    classify(names, Some(flag), value, Some(start..item.len())).map(|m| (index, m)),
+                    classify(names.say_image(flag), value, Some(start..item.len()))
+                        .map(|m| (index, m)),
                 );
             }
             continue;
@@ -127,7 +131,8 @@ pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> 
             .checked_sub(1)
             .and_then(|i| items[i])
             .filter(|prev| prev.starts_with('-') && !prev.contains('='));
-        found.extend(classify(names, flag, item, None).map(|m| (index, m)));
+        let named = flag.is_some_and(|flag| names.say_image(flag));
+        found.extend(classify(named, item, None).map(|m| (index, m)));
     }
     found
 }

@@ -45,18 +45,25 @@ pub const SKIPPED_KINDS: &[(&str, &str)] = &[(
 /// (an operator bundle is 4 MB of schemas) and nothing in them is ever edited. Only block style
 /// is recognised (`kind: CustomResourceDefinition` at column 0); anything else is parsed.
 pub fn is_skipped_document(text: &str) -> bool {
-    let kinds = text.lines().filter_map(|line| {
-        let value = line.strip_prefix("kind:")?;
-        let value = value.split(" #").next().unwrap_or_default().trim();
-        Some(value.trim_matches(|c| c == '"' || c == '\''))
-    });
-    let mut kinds = kinds;
-    let Some(first) = kinds.next() else {
+    const KEY: &str = "kind:";
+    let first = if text.starts_with(KEY) {
+        Some(0)
+    } else {
+        text.find("\nkind:").map(|at| at + 1)
+    };
+    let Some(first) = first else {
         return false;
     };
-    // A duplicated top-level key: the last one counts, as in Kubernetes.
-    let last = kinds.next_back().unwrap_or(first);
-    SKIPPED_KINDS.iter().any(|(kind, _)| *kind == last)
+    // A duplicated top-level key: the last one counts, as in Kubernetes. Both are found by a
+    // substring search; the lines in between are not visited.
+    let last = text.rfind("\nkind:").map_or(first, |at| at + 1);
+    let line = text[last + KEY.len()..]
+        .split('\n')
+        .next()
+        .unwrap_or_default();
+    let value = line.split(" #").next().unwrap_or_default().trim();
+    let value = value.trim_matches(|c| c == '"' || c == '\'');
+    SKIPPED_KINDS.iter().any(|(kind, _)| *kind == value)
 }
 
 const CORE: &[&str] = &[""];
@@ -200,6 +207,11 @@ mod tests {
             "kind: CustomResourceDefinition\nkind: Pod\n"
         ));
         assert!(!is_skipped_document("{kind: CustomResourceDefinition}\n"));
+        assert!(is_skipped_document(
+            "kind: Pod\nmetadata: {}\nkind: CustomResourceDefinition\r\n"
+        ));
+        assert!(!is_skipped_document("kind:\n"));
+        assert!(!is_skipped_document("apiVersion: v1\n"));
     }
 
     #[test]
