@@ -23,18 +23,21 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_INPUT as u8 } else { 0 });
         }
     };
-    match run(&cli) {
+    let mut log = Log::default();
+    let code = match run(&cli, &mut log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = format!("reimage: {e}");
             eprintln!("{message}");
-            log(&cli, std::slice::from_ref(&message));
+            log.lines.push(message);
             ExitCode::from(e.exit_code() as u8)
         }
-    }
+    };
+    log.write(cli.log.as_deref());
+    code
 }
 
-fn run(cli: &Cli) -> Result<(), Error> {
+fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
     let rules = match &cli.rules.rules {
         Some(path) => Rules::load(path)?,
         None => Rules::empty(),
@@ -49,23 +52,20 @@ fn run(cli: &Cli) -> Result<(), Error> {
         Some(Command::Lock(_)) => None,
         _ => reimage::load_lock(&rules)?,
     };
-    let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .map_err(Error::Input)?;
+    let input = read_stdin().map_err(Error::Input)?;
     let lock = resolve_inline(cli, &rules, &input, lock)?;
     let output = match &cli.command {
-        Some(Command::Lock(args)) => return lock_command(cli, args, &rules, &input),
-        Some(Command::Check(args)) => return check(cli, args, &rules, lock.as_ref(), &input),
+        Some(Command::Lock(args)) => return lock_command(cli, log, args, &rules, &input),
+        Some(Command::Check(args)) => return check(cli, log, args, &rules, lock.as_ref(), &input),
         Some(Command::Images(args)) => {
             // An inventory lists what is there, policy or not.
             let rendered = reimage::render_unchecked(&input, &rules, lock.as_ref())?;
-            report(cli, &rendered.report);
+            report(cli, log, &rendered.report);
             images(args, &rendered.report).into_bytes()
         }
         None => {
             let rendered = reimage::render(&input, &rules, lock.as_ref())?;
-            report(cli, &rendered.report);
+            report(cli, log, &rendered.report);
             rendered.output
         }
     };
@@ -73,7 +73,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
 }
 
 /// Warnings and the `--explain` / `--log` lines.
-fn report(cli: &Cli, report: &Report) {
+fn report(cli: &Cli, log: &mut Log, report: &Report) {
     if !cli.quiet {
         for warning in report.warnings() {
             eprintln!("reimage: {warning}");
@@ -88,7 +88,9 @@ fn report(cli: &Cli, report: &Report) {
             eprintln!("{line}");
         }
     }
-    log(cli, &explained);
+    if cli.log.is_some() {
+        log.lines.extend(explained);
+    }
 }
 
 fn images(args: &ImagesArgs, report: &Report) -> String {
@@ -104,6 +106,7 @@ fn images(args: &ImagesArgs, report: &Report) -> String {
 /// `reimage check`: the policy's violations on standard output, exit 1 if there are any.
 fn check(
     cli: &Cli,
+    log: &mut Log,
     args: &CheckArgs,
     rules: &Rules,
     lock: Option<&Lock>,
@@ -122,7 +125,7 @@ fn check(
     };
     let lock = if args.as_is { None } else { lock };
     let rendered = reimage::render_unchecked(input, applied, lock)?;
-    report(cli, &rendered.report);
+    report(cli, log, &rendered.report);
     let policy = rules.policy.clone().unwrap_or_default();
     let violations = policy::violations(&rendered.report, &policy, &rules.pull_secrets.remove);
     let out = match args.format {
@@ -159,7 +162,13 @@ fn resolve_inline(
 }
 
 /// `reimage lock`: resolve and write the lock file; a summary on standard error.
-fn lock_command(cli: &Cli, args: &LockArgs, rules: &Rules, input: &[u8]) -> Result<(), Error> {
+fn lock_command(
+    cli: &Cli,
+    log: &mut Log,
+    args: &LockArgs,
+    rules: &Rules,
+    input: &[u8],
+) -> Result<(), Error> {
     let output = args
         .output
         .clone()
@@ -187,7 +196,7 @@ fn lock_command(cli: &Cli, args: &LockArgs, rules: &Rules, input: &[u8]) -> Resu
     if !cli.quiet {
         eprintln!("reimage: {}", outcome.summary(&output));
     }
-    log(cli, &lines);
+    log.lines.extend(lines);
     Ok(())
 }
 
@@ -200,6 +209,24 @@ fn net_settings(cli: &Cli, rules: &Rules) -> digest::Settings {
     )
 }
 
+/// All of standard input. When it is a file, its size is known and the buffer is made that
+/// large at once instead of growing (and being copied) a dozen times.
+fn read_stdin() -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let size = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata())
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(0, |meta| meta.len());
+    let mut input = Vec::with_capacity(usize::try_from(size).unwrap_or(0).max(64 << 10));
+    stdin.lock().read_to_end(&mut input)?;
+    Ok(input)
+}
+
 /// Writes the whole output at once; a closed pipe (`| head`) is not an error.
 fn write_stdout(output: &[u8]) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
@@ -209,27 +236,35 @@ fn write_stdout(output: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// Appends lines to the `--log` file; a log that cannot be written is reported, not fatal.
-fn log(cli: &Cli, lines: &[String]) {
-    let Some(path) = &cli.log else {
-        return;
-    };
-    if lines.is_empty() {
-        return;
-    }
-    if let Err(e) = append(path, lines) {
-        eprintln!(
-            "reimage: warning: cannot write log file {}: {e}",
-            path.display()
-        );
-    }
+/// The lines of one run for the `--log` file: the change report, the lock summary, the error.
+#[derive(Default)]
+struct Log {
+    lines: Vec<String>,
 }
 
-fn append(path: &Path, lines: &[String]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    file.write_all(text.as_bytes())
+impl Log {
+    /// Appends the run's lines to `path` in one `write` on a file opened for appending, so the
+    /// lines of runs that share a log (Argo CD renders many applications at once) never
+    /// interleave, and a reader sees a run's lines all together or not at all. A log that
+    /// cannot be written is reported, not fatal.
+    fn write(&self, path: Option<&Path>) {
+        let Some(path) = path else {
+            return;
+        };
+        if self.lines.is_empty() {
+            return;
+        }
+        let text: String = self.lines.iter().map(|line| format!("{line}\n")).collect();
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "reimage: warning: cannot write log file {}: {e}",
+                path.display()
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `--log FILE` (and `REIMAGE_LOG`) appends the change report and any error to a file, because
-//! Helm 4 discards a plugin's standard error.
+//! Helm 4 discards a plugin's standard error. Each run appends its lines in one write, so
+//! concurrent runs sharing a log never interleave.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
@@ -71,5 +72,48 @@ fn log_appends_changes_and_errors() {
         lines[1].starts_with("reimage: document 1: invalid YAML at line"),
         "{text}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_runs_never_interleave_their_lines() {
+    let dir = std::env::temp_dir().join(format!("reimage-log-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("shared.log");
+    let _ = std::fs::remove_file(&log);
+    // Each run writes a few hundred lines (tens of KB) to one log, all at the same time.
+    let pods: String = (0..300)
+        .map(|i| POD.replace("busybox:1.36", &format!("busybox:1.{i}")))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let runs: Vec<_> = (0..6)
+        .map(|run_no| {
+            let (log, pods) = (log.clone(), pods.clone());
+            std::thread::spawn(move || {
+                let prefix = format!("m{run_no}.example.com/all");
+                let out = run(
+                    &["--registry", &prefix, "--log", log.to_str().unwrap()],
+                    &[],
+                    &pods,
+                );
+                assert!(out.status.success());
+            })
+        })
+        .collect();
+    for handle in runs {
+        handle.join().unwrap();
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let owners: Vec<&str> = text
+        .lines()
+        .map(|line| {
+            let at = line.find("→ m").expect(line) + "→ ".len();
+            &line[at..at + 2]
+        })
+        .collect();
+    assert_eq!(owners.len(), 6 * 300);
+    // Every run's lines form one block: the owner changes exactly five times.
+    let changes = owners.windows(2).filter(|w| w[0] != w[1]).count();
+    assert_eq!(changes, 5, "runs interleaved in the log");
     std::fs::remove_dir_all(&dir).unwrap();
 }
