@@ -8,7 +8,12 @@
 //! one document after another; `render` is the library's entry point, which shares documents
 //! among threads for inputs of 512 KB and more. Whole-process numbers, against `cat` and
 //! kustomize, come from `scripts/bench.sh`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 #[path = "workload/mod.rs"]
 mod workload;

@@ -65,7 +65,7 @@ pub fn plan(found: &Found<'_>, rules: &Rules, rewriter: &Rewriter<'_>) -> Plan {
 }
 
 fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decision {
-    let resource = &found.resources[site.resource];
+    let resource = found.resource(site.resource);
     let context = Context {
         kind: &resource.kind,
         namespace: resource.namespace.as_deref(),
@@ -128,13 +128,13 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     let site_nodes: HashSet<(usize, NodeId)> = found
         .images
         .iter()
-        .map(|s| (found.resources[s.resource].doc, s.node))
+        .map(|s| (found.resource(s.resource).doc, s.node))
         .collect();
     // Anchored sites first: they decide what their aliases will read.
     let mut anchored: HashMap<(usize, usize), String> = HashMap::new();
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
-        let doc = found.resources[site.resource].doc;
-        let tree = &found.docs[doc].tree;
+        let doc = found.resource(site.resource).doc;
+        let tree = &found.doc_of(site.resource).tree;
         let Some(anchor) = tree.node(site.node).anchor.filter(|_| site.part.is_none()) else {
             continue;
         };
@@ -157,10 +157,11 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
         anchored.insert((doc, anchor), decision.value.clone());
     }
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
-        let doc = found.resources[site.resource].doc;
-        if let (Kind::Alias { target }, None) =
-            (&found.docs[doc].tree.node(site.node).kind, &site.part)
-        {
+        let doc = found.resource(site.resource).doc;
+        if let (Kind::Alias { target }, None) = (
+            &found.doc_of(site.resource).tree.node(site.node).kind,
+            &site.part,
+        ) {
             let target = *target;
             let reads = anchored.get(&(doc, target)).unwrap_or(&site.value);
             decision.edit = *reads != decision.value;
@@ -176,16 +177,17 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
     }
     let mut finals: Vec<BTreeSet<String>> = vec![BTreeSet::new(); found.holders.len()];
     for (site, decision) in found.images.iter().zip(images) {
-        if let (Some(holder), Ok(reference)) = (site.holder, Reference::parse(&decision.value)) {
-            finals[holder].insert(reference.normalized_name());
+        let holder = site.holder.and_then(|holder| finals.get_mut(holder));
+        if let (Some(holder), Ok(reference)) = (holder, Reference::parse(&decision.value)) {
+            holder.insert(reference.normalized_name());
         }
     }
     let mut changes = Vec::new();
-    for (index, holder) in found.holders.iter().enumerate() {
+    for ((index, holder), finals) in found.holders.iter().enumerate().zip(&finals) {
         let present = present_secrets(found, holder.resource, holder.node);
         let wanted = spec.add.iter().filter(|grant| {
             (holder.is_service_account && spec.service_accounts)
-                || finals[index]
+                || finals
                     .iter()
                     .any(|name| grant.registries.iter().any(|r| is_under(name, r)))
         });
@@ -212,7 +214,7 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
 
 /// The secret names a holder's `imagePullSecrets` already lists.
 pub fn present_secrets(found: &Found<'_>, resource: usize, node: NodeId) -> Vec<String> {
-    let tree = &found.docs[found.resources[resource].doc].tree;
+    let tree = &found.doc_of(resource).tree;
     let Some(list) = tree.get(node, "imagePullSecrets") else {
         return Vec::new();
     };

@@ -344,7 +344,7 @@ fn is_path_component(component: &str) -> bool {
     let mut at = 0;
     loop {
         let word_start = at;
-        while at < bytes.len() && is_alnum(bytes[at]) {
+        while bytes.get(at).copied().is_some_and(is_alnum) {
             at += 1;
         }
         if at == word_start {
@@ -354,7 +354,7 @@ fn is_path_component(component: &str) -> bool {
             return true;
         }
         let separator_start = at;
-        while at < bytes.len() && !is_alnum(bytes[at]) {
+        while bytes.get(at).is_some_and(|b| !is_alnum(*b)) {
             at += 1;
         }
         if !is_path_separator(&component[separator_start..at]) {

@@ -60,8 +60,8 @@ impl Report {
             .iter()
             .zip(&plan.images)
             .map(|(site, decision)| {
-                let resource = &found.resources[site.resource];
-                let doc = &found.docs[resource.doc];
+                let resource = found.resource(site.resource);
+                let doc = found.doc_of(site.resource);
                 let node = doc.tree.node(site.node);
                 Finding {
                     document: doc.chunk.number,
@@ -95,8 +95,8 @@ impl Report {
             .enumerate()
             .map(|(index, holder)| {
                 let change = plan.secrets.iter().find(|c| c.holder == index);
-                let resource = &found.resources[holder.resource];
-                let doc = &found.docs[resource.doc];
+                let resource = found.resource(holder.resource);
+                let doc = found.doc_of(holder.resource);
                 SecretNote {
                     present: present_secrets(found, holder.resource, holder.node),
                     document: doc.chunk.number,

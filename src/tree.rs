@@ -112,13 +112,27 @@ impl<'a> Tree<'a> {
         self.root
     }
 
+    /// A node by its id. Ids are indexes handed out by the builder as it pushes nodes, never
+    /// read from the input; every other lookup goes through here.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "node ids are handed out by the builder"
+    )]
     pub fn node(&self, id: NodeId) -> &Node<'a> {
         &self.nodes[id]
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "node ids are handed out by the builder"
+    )]
+    fn node_mut(&mut self, id: NodeId) -> &mut Node<'a> {
+        &mut self.nodes[id]
+    }
+
     /// The scalar value of a node, if it is a scalar.
     pub fn scalar(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[id].kind {
+        match &self.node(id).kind {
             Kind::Scalar { value, .. } => Some(value),
             _ => None,
         }
@@ -131,7 +145,7 @@ impl<'a> Tree<'a> {
 
     /// The key node and value node of `key` in a mapping (the last one, if duplicated).
     pub fn entry(&self, map: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
-        match &self.nodes[map].kind {
+        match &self.node(map).kind {
             Kind::Map { entries, .. } => entries
                 .iter()
                 .rev()
@@ -149,7 +163,7 @@ impl<'a> Tree<'a> {
 
     /// The items of a sequence (an empty slice for anything else).
     pub fn items(&self, seq: NodeId) -> &[NodeId] {
-        match &self.nodes[seq].kind {
+        match &self.node(seq).kind {
             Kind::Seq { items, .. } => items,
             _ => &[],
         }
@@ -157,7 +171,7 @@ impl<'a> Tree<'a> {
 
     /// Follows an alias to the node it names; other nodes are returned as they are.
     pub fn resolve(&self, id: NodeId) -> NodeId {
-        match self.nodes[id].kind {
+        match self.node(id).kind {
             Kind::Alias { target } => self.anchored(target).unwrap_or(id),
             _ => id,
         }
@@ -175,7 +189,9 @@ impl<'a> Tree<'a> {
     /// Every alias node that refers to anchor `anchor`, in document order.
     pub fn aliases_of(&self, anchor: usize) -> impl Iterator<Item = NodeId> + '_ {
         let start = self.aliases.partition_point(|(a, _)| *a < anchor);
-        self.aliases[start..]
+        self.aliases
+            .get(start..)
+            .unwrap_or_default()
             .iter()
             .take_while(move |(a, _)| *a == anchor)
             .map(|(_, node)| *node)
@@ -193,7 +209,7 @@ impl<'a> Tree<'a> {
 
     /// The key/value pairs of a mapping (an empty slice for anything else).
     pub fn entries(&self, map: NodeId) -> &[(NodeId, NodeId)] {
-        match &self.nodes[map].kind {
+        match &self.node(map).kind {
             Kind::Map { entries, .. } => entries,
             _ => &[],
         }
@@ -313,7 +329,7 @@ impl<'a> Builder<'a> {
         };
         let end = self.byte(span.end);
         let last_child_end = self.last_child_end(frame.node);
-        let node = &mut self.current.nodes[frame.node];
+        let node = self.current.node_mut(frame.node);
         let flow = matches!(
             node.kind,
             Kind::Map { flow: true, .. } | Kind::Seq { flow: true, .. }
@@ -327,12 +343,12 @@ impl<'a> Builder<'a> {
     }
 
     fn last_child_end(&self, id: NodeId) -> Option<usize> {
-        let last = match &self.current.nodes[id].kind {
+        let last = match &self.current.node(id).kind {
             Kind::Map { entries, .. } => entries.last().map(|(_, v)| *v),
             Kind::Seq { items, .. } => items.last().copied(),
             _ => None,
         }?;
-        Some(self.current.nodes[last].span.end)
+        Some(self.current.node(last).span.end)
     }
 
     /// Hangs a finished node on its parent (or makes it the root).
@@ -341,7 +357,7 @@ impl<'a> Builder<'a> {
             self.current.root = Some(id);
             return;
         };
-        match &mut self.current.nodes[frame.node].kind {
+        match &mut self.current.node_mut(frame.node).kind {
             Kind::Map { entries, .. } => match frame.pending_key.take() {
                 Some(key) => entries.push((key, id)),
                 None => frame.pending_key = Some(id),

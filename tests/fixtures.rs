@@ -4,7 +4,12 @@
 //!
 //! Every check runs over every fixture and reports all failures together.
 //! Without the shared folder these tests print "skipped: …" and pass, except with `CI=true`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

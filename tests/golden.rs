@@ -13,7 +13,12 @@
 //!
 //! `BLESS=1 cargo test --test golden` rewrites the expected files from the actual run;
 //! `GOLDEN_CASE=<part of a name>` runs only the matching cases.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

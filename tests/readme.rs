@@ -1,6 +1,11 @@
 //! The README's first command must keep working: it runs reimage on the example that ships
 //! with the repository.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

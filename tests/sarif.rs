@@ -7,7 +7,12 @@
 //! (`cargo metadata` on a scratch manifest downloads and unpacks it) and caches the file under
 //! `target/tmp/sarif-schema/`. When the schema cannot be had (no network, no cargo), the tests
 //! print "skipped: …" and pass, except with `CI=true`, where they fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

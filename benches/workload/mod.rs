@@ -5,6 +5,10 @@
 //! The same seed and size always give the same bytes (a small xorshift generator, no
 //! dependency). Used by `benches/stages.rs` and by `examples/gen-stream.rs`, which
 //! `scripts/bench.sh` runs; reimage itself never needs it.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "a benchmark generator; every index is taken modulo its constant table's length"
+)]
 
 use std::fmt::Write;
 

@@ -61,6 +61,8 @@ pub enum ApplyError {
     },
     #[error("line {line}: the same bytes would be changed in two different ways (a YAML alias shared by resources the rules treat differently); give the resources their own values or narrow the rule's `select`")]
     Conflict { line: usize },
+    #[error("internal error: {0}; please report it, with the input and rules that caused it")]
+    Internal(String),
 }
 
 /// The splices that carry out `plan` on the stream `text`.
@@ -70,7 +72,7 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         if !decision.edit {
             continue;
         }
-        let doc = &found.docs[found.resources[site.resource].doc];
+        let doc = found.doc_of(site.resource);
         let node = doc.tree.node(site.node);
         let edit = match &site.part {
             None => scalar::replace(text, node, &decision.value),
@@ -88,8 +90,8 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         out.push(Splice::replace(range, new));
     }
     for change in &plan.secrets {
-        let holder = &found.holders[change.holder];
-        let doc = &found.docs[found.resources[holder.resource].doc];
+        let holder = found.holder(change.holder);
+        let doc = found.doc_of(holder.resource);
         let place = secrets::Place {
             text,
             tree: &doc.tree,
@@ -129,10 +131,23 @@ pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Vec<u8>, ApplyError
             let line = 1 + text[..splice.range.start].matches('\n').count();
             return Err(ApplyError::Conflict { line });
         }
-        out.extend_from_slice(&text.as_bytes()[copied..splice.range.start]);
+        out.extend_from_slice(piece(text, copied..splice.range.start)?);
         out.extend_from_slice(splice.text.as_bytes());
         copied = splice.range.end;
     }
-    out.extend_from_slice(&text.as_bytes()[copied..]);
+    out.extend_from_slice(piece(text, copied..text.len())?);
     Ok(out)
+}
+
+/// The bytes of `text` in `range`. Splices are spans the parser reported in `text`, so a range
+/// outside it is a bug, reported as one rather than a panic.
+fn piece(text: &str, range: std::ops::Range<usize>) -> Result<&[u8], ApplyError> {
+    text.as_bytes().get(range.clone()).ok_or_else(|| {
+        ApplyError::Internal(format!(
+            "an edit at bytes {}..{} lies outside the {}-byte input",
+            range.start,
+            range.end,
+            text.len()
+        ))
+    })
 }

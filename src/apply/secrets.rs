@@ -37,7 +37,7 @@ pub fn change(
             let list = tree.resolve(list);
             match &tree.node(list).kind {
                 Kind::Seq { flow: false, items } if !items.is_empty() => {
-                    block_list(place, items, add, remove)
+                    block_list(place, list, items, add, remove)
                 }
                 Kind::Seq { .. } => Ok(vec![flow_list(place, list, add, remove)]),
                 Kind::Scalar {
@@ -69,6 +69,7 @@ fn names_to_remove(tree: &Tree<'_>, item: NodeId, remove: &[String]) -> bool {
 /// `- name: x` lines: removed ones deleted whole, added ones inserted before the first item.
 fn block_list(
     place: &Place<'_, '_>,
+    list: NodeId,
     items: &[NodeId],
     add: &[String],
     remove: &[String],
@@ -78,14 +79,16 @@ fn block_list(
         .iter()
         .map(|i| line_start(text, tree.node(*i).span.start))
         .collect();
-    let first = tree.node(items[0]).span.start;
-    let prefix = &text[starts[0]..first];
+    let (Some(&head), Some(&head_start)) = (items.first(), starts.first()) else {
+        return Ok(vec![flow_list(place, list, add, remove)]);
+    };
+    let prefix = &text[head_start..tree.node(head).span.start];
     let dash = prefix
         .find('-')
         .filter(|_| prefix.trim_start().starts_with('-'));
     let Some(dash) = dash else {
         return Err(Unsupported::new(
-            tree.node(items[0]).line,
+            tree.node(head).line,
             "`imagePullSecrets` items do not start their lines",
         ));
     };
@@ -96,9 +99,9 @@ fn block_list(
             .iter()
             .map(|n| format!("{indent}- {}{}", item_text(n), place.newline))
             .collect();
-        splices.push(Splice::insert(starts[0], lines));
+        splices.push(Splice::insert(head_start, lines));
     }
-    for (i, item) in items.iter().enumerate() {
+    for (i, (item, &start)) in items.iter().zip(&starts).enumerate() {
         if names_to_remove(tree, *item, remove) {
             let end = match starts.get(i + 1) {
                 Some(next) => *next,
@@ -108,7 +111,7 @@ fn block_list(
                     place.end,
                 ),
             };
-            splices.push(Splice::replace(starts[i]..end, String::new()));
+            splices.push(Splice::replace(start..end, String::new()));
         }
     }
     Ok(splices)

@@ -31,6 +31,41 @@ pub struct Found<'a> {
     pub holders: Vec<Holder>,
 }
 
+impl<'a> Found<'a> {
+    /// A resource by its id. Ids (`ImageSite::resource`, `Holder::resource`) are indexes
+    /// handed out by `locate` as it pushes resources, never read from the input.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "ids are handed out by locate itself"
+    )]
+    pub fn resource(&self, id: usize) -> &Resource {
+        &self.resources[id]
+    }
+
+    /// A document by its id (`Resource::doc`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "ids are handed out by locate itself"
+    )]
+    pub fn doc(&self, id: usize) -> &Doc<'a> {
+        &self.docs[id]
+    }
+
+    /// The document a resource was found in.
+    pub fn doc_of(&self, resource: usize) -> &Doc<'a> {
+        self.doc(self.resource(resource).doc)
+    }
+
+    /// A pull-secret holder by its id (`SecretChange::holder`, `ImageSite::holder`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "ids are handed out by locate itself"
+    )]
+    pub fn holder(&self, id: usize) -> &Holder {
+        &self.holders[id]
+    }
+}
+
 /// One parsed YAML document and the chunk of the stream it came from.
 #[derive(Debug)]
 pub struct Doc<'a> {

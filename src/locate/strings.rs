@@ -129,7 +129,7 @@ pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> 
         }
         let flag = index
             .checked_sub(1)
-            .and_then(|i| items[i])
+            .and_then(|i| items.get(i).copied().flatten())
             .filter(|prev| prev.starts_with('-') && !prev.contains('='));
         let named = flag.is_some_and(|flag| names.say_image(flag));
         found.extend(classify(named, item, None).map(|m| (index, m)));

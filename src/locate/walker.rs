@@ -40,7 +40,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     }
 
     fn tree(&self) -> &Tree<'a> {
-        &self.found.docs[self.doc].tree
+        &self.found.doc(self.doc).tree
     }
 
     /// A Kubernetes object at `node`: record it, then search it.
@@ -83,7 +83,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         // A custom resource whose spec is its pod spec (Prometheus): its own image fields are
         // pulled by that pod spec too.
         if self.found.holders.len() == first_holder + 1 {
-            for site in &mut self.found.images[first_image..] {
+            for site in self.found.images.iter_mut().skip(first_image) {
                 site.holder.get_or_insert(first_holder);
             }
         }
@@ -122,11 +122,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             api_version,
             namespace: meta("namespace"),
             name: meta("name"),
-            source: self.found.docs[self.doc]
-                .chunk
-                .source
-                .clone()
-                .or(annotation),
+            source: self.found.doc(self.doc).chunk.source.clone().or(annotation),
         };
         self.found.resources.push(resource);
         self.found.resources.len() - 1
@@ -259,16 +255,11 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
                 let items = self.tree().items(self.tree().resolve(items)).to_vec();
                 let texts: Vec<Option<&str>> = items.iter().map(|i| self.text(*i)).collect();
                 for (index, found) in strings::in_args(names, &texts) {
+                    let Some(&item) = items.get(index) else {
+                        continue;
+                    };
                     let path = format!("{base}.{list}[{index}]");
-                    self.push_string(
-                        resource,
-                        items[index],
-                        path,
-                        name,
-                        How::Arg,
-                        scan.args,
-                        found,
-                    );
+                    self.push_string(resource, item, path, name, How::Arg, scan.args, found);
                 }
             }
         }

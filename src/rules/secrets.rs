@@ -87,7 +87,7 @@ fn removals(
     for (i, name) in names.iter().enumerate() {
         let at = format!("pullSecrets.remove[{i}]");
         secret_name(name, &at, origin)?;
-        if let Some(first) = names[..i].iter().position(|n| n == name) {
+        if let Some(first) = names.iter().take(i).position(|n| n == name) {
             return Err(origin.invalid(
                 at,
                 format!(
