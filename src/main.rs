@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let code = match run(&cli, &mut log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = format!("reimage: {e}");
+            let message = reimage::report::printable(format!("reimage: {e}"), true);
             eprintln!("{message}");
             log.lines.push(message);
             ExitCode::from(e.exit_code() as u8)

@@ -145,7 +145,10 @@ impl Report {
         });
         let mut lines: Vec<_> = images.chain(secrets).collect();
         lines.sort_by_key(|(at, _)| *at);
-        lines.into_iter().map(|(_, line)| line).collect()
+        lines
+            .into_iter()
+            .map(|(_, line)| printable(line, false))
+            .collect()
     }
 
     /// One line per reference that was seen but could not be handled: not a valid image
@@ -163,10 +166,30 @@ impl Report {
                     "skipped" => format!("`{}`: {reason}", f.original),
                     _ => return None,
                 };
-                Some(format!("warning: {} {}: {what}", f.location(), f.path))
+                let line = format!("warning: {} {}: {what}", f.location(), f.path);
+                Some(printable(line, false))
             })
             .collect()
     }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`), so that a value from a chart
+/// cannot move the cursor, recolour or clear a terminal, or split one report line in two.
+/// Line breaks and tabs are kept when `multiline` (error messages of several lines).
+pub fn printable(text: String, multiline: bool) -> String {
+    let unsafe_char = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
+    if !text.chars().any(unsafe_char) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl SecretNote {
@@ -218,5 +241,24 @@ fn join_path(base: &str, key: &str) -> String {
         key.to_string()
     } else {
         format!("{base}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let plain = "document 1 Deployment//web: `nginx:1` → `m.example.com/nginx:1`";
+        assert_eq!(printable(plain.to_string(), false), plain);
+        assert_eq!(
+            printable("`evil\u{1b}[2J:1`\nnext\tcol\r".to_string(), false),
+            "`evil\\u{1b}[2J:1`\\nnext\\tcol\\r"
+        );
+        assert_eq!(
+            printable("line one\n\tline \u{7}two".to_string(), true),
+            "line one\n\tline \\u{7}two"
+        );
     }
 }
