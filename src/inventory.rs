@@ -134,6 +134,7 @@ fn display_name(finding: &Finding) -> String {
 mod tests {
     use super::*;
     use crate::rules::Rules;
+    use crate::samples::pod;
     use std::path::Path;
 
     const D: &str = "sha256:0bc88eb15f9e7f84e8e56c14fa5735aaa488b840983f87bd79b1054190e660de";
@@ -147,17 +148,6 @@ mod tests {
         crate::render(input.as_bytes(), &rules, None)
             .unwrap()
             .report
-    }
-
-    fn pod(images: &[&str]) -> String {
-        let containers: String = images
-            .iter()
-            .enumerate()
-            .map(|(i, image)| format!("  - {{name: c{i}, image: '{image}'}}\n"))
-            .collect();
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n{containers}"
-        )
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub mod reference;
 pub mod report;
 pub mod rewrite;
 pub mod rules;
+#[cfg(test)]
+mod samples;
 pub mod stream;
 pub mod tree;
 

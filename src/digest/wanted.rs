@@ -59,20 +59,10 @@ pub fn final_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::samples::pod;
     use std::path::Path;
 
     const D: &str = "sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac";
-
-    fn pod(images: &[&str]) -> String {
-        let containers: String = images
-            .iter()
-            .enumerate()
-            .map(|(i, image)| format!("  - name: c{i}\n    image: {image}\n"))
-            .collect();
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n{containers}"
-        )
-    }
 
     fn keys(rules: &str, images: &[&str], source: bool) -> Vec<(String, String)> {
         let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
