@@ -164,7 +164,7 @@ fn apply(bencher: Bencher, name: &str) {
         for (found, plan) in found.iter().zip(&plans) {
             splices.extend(apply::splices(text, found, plan).expect("splices"));
         }
-        apply::apply(text, splices).expect("apply").len()
+        apply::apply(text, splices).expect("apply").to_vec().len()
     });
 }
 
@@ -179,6 +179,7 @@ fn whole_render(bencher: Bencher, name: &str) {
         )
         .expect("render")
         .output
+        .to_vec()
         .len()
     });
 }

@@ -40,16 +40,20 @@ use crate::rewrite::Rewriter;
 use crate::rules::Rules;
 use crate::stream::Stream;
 
-/// The result of a run: the output stream and what was done.
+/// The result of a run: the output stream (the input and its edits) and what was done.
 #[derive(Debug)]
-pub struct Rendered {
-    pub output: Vec<u8>,
+pub struct Rendered<'a> {
+    pub output: apply::Output<'a>,
     pub report: Report,
 }
 
 /// Runs the whole pipeline on `input` (read → locate → plan → apply), then refuses the result
 /// if it breaks `digests.require` or `policy:`.
-pub fn render(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Rendered, Error> {
+pub fn render<'a>(
+    input: &'a [u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+) -> Result<Rendered<'a>, Error> {
     let rendered = render_unchecked(input, rules, lock)?;
     if rules.digests.as_ref().is_some_and(|d| d.require) {
         require_digests(&rendered.report)?;
@@ -73,11 +77,11 @@ pub fn render(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Render
 }
 
 /// The pipeline without the policy checks: read → locate → plan → apply.
-pub fn render_unchecked(
-    input: &[u8],
+pub fn render_unchecked<'a>(
+    input: &'a [u8],
     rules: &Rules,
     lock: Option<&Lock>,
-) -> Result<Rendered, Error> {
+) -> Result<Rendered<'a>, Error> {
     let documents = Stream::documents(input)?;
     let text = documents.text();
     let table = Table::new(&rules.paths, rules.scan.clone());

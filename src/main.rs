@@ -2,7 +2,7 @@
 
 mod cli;
 
-use std::io::{Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -66,10 +66,10 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
         None => {
             let rendered = reimage::render(&input, &rules, lock.as_ref())?;
             report(cli, log, &rendered.report);
-            rendered.output
+            return write_stdout(|out| rendered.output.write_to(out));
         }
     };
-    write_stdout(&output)
+    write_stdout(|out| out.write_all(&output))
 }
 
 /// Warnings and the `--explain` / `--log` lines.
@@ -135,7 +135,7 @@ fn check(
             serde_json::to_string_pretty(&policy::sarif(&violations)).unwrap_or_default() + "\n"
         }
     };
-    write_stdout(out.as_bytes())?;
+    write_stdout(|stdout| stdout.write_all(out.as_bytes()))?;
     if violations.is_empty() {
         Ok(())
     } else {
@@ -227,10 +227,13 @@ fn read_stdin() -> std::io::Result<Vec<u8>> {
     Ok(input)
 }
 
-/// Writes the whole output at once; a closed pipe (`| head`) is not an error.
-fn write_stdout(output: &[u8]) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(output).and_then(|()| stdout.flush()) {
+/// Writes the output, which is complete before the first byte goes out; a closed pipe
+/// (`| head`) is not an error.
+fn write_stdout(
+    write: impl FnOnce(&mut BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let mut stdout = BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Input(e)),
         _ => Ok(()),
     }

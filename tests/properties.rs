@@ -710,13 +710,14 @@ fn render_stream(stream: &Stream, corrupt: Option<(usize, &str)>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Reading a stream back.
 
-fn render(input: &str, rules: &Rules) -> Result<Rendered, TestCaseError> {
+fn render<'a>(input: &'a str, rules: &Rules) -> Result<Rendered<'a>, TestCaseError> {
     reimage::render(input.as_bytes(), rules, None)
         .map_err(|e| TestCaseError::fail(format!("render failed: {e}\ninput:\n{input}")))
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, TestCaseError> {
-    std::str::from_utf8(bytes).map_err(|e| TestCaseError::fail(format!("output not UTF-8: {e}")))
+fn utf8(output: &reimage::apply::Output<'_>) -> Result<String, TestCaseError> {
+    String::from_utf8(output.to_vec())
+        .map_err(|e| TestCaseError::fail(format!("output not UTF-8: {e}")))
 }
 
 /// Every YAML document of the stream, as serde_yaml reads it.
@@ -926,9 +927,9 @@ proptest! {
         let input = render_stream(&stream, None);
         let rules = set.rules();
         let once = render(&input, &rules)?;
-        let once_text = utf8(&once.output)?;
+        let once_text = &utf8(&once.output)?;
         let twice = render(once_text, &rules)?;
-        prop_assert_eq!(utf8(&twice.output)?, once_text, "rules {:?}\ninput:\n{}", set, input);
+        prop_assert_eq!(&utf8(&twice.output)?, once_text, "rules {:?}\ninput:\n{}", set, input);
         prop_assert!(twice.report.findings.iter().all(|f| f.status != "rewritten"));
         let changed = |n: &reimage::report::SecretNote| !n.added.is_empty() || !n.removed.is_empty();
         prop_assert!(!twice.report.secrets.iter().any(changed), "{:?}", twice.report.secrets);
@@ -941,7 +942,7 @@ proptest! {
         let rules = set.rules();
         let a = render(&input, &rules)?;
         let b = render(&input, &rules)?;
-        prop_assert_eq!(&a.output, &b.output);
+        prop_assert_eq!(a.output.to_vec(), b.output.to_vec());
         prop_assert_eq!(&a.report.findings, &b.report.findings);
         prop_assert_eq!(&a.report.secrets, &b.report.secrets);
     }
@@ -961,7 +962,7 @@ proptest! {
     fn only_images_and_pull_secrets_change(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &set.rules())?;
-        let output = utf8(&rendered.output)?;
+        let output = &utf8(&rendered.output)?;
         let (before, _) = dissect_all(&input)?;
         let (after, _) = dissect_all(output)?;
         prop_assert_eq!(before, after, "rules {:?}\ninput:\n{}\noutput:\n{}", set, input, output);
@@ -975,7 +976,7 @@ proptest! {
     fn images_and_pull_secrets_are_what_the_rules_say(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &set.rules())?;
-        let output = utf8(&rendered.output)?;
+        let output = &utf8(&rendered.output)?;
         let findings = &rendered.report.findings;
         for f in findings {
             match set.expected(&f.original) {
@@ -1030,7 +1031,7 @@ proptest! {
         let input = render_stream(&stream, None);
         prop_assert!(only_crlf(&input));
         let rendered = render(&input, &set.rules())?;
-        let output = utf8(&rendered.output)?;
+        let output = &utf8(&rendered.output)?;
         prop_assert!(only_crlf(output), "rules {:?}\ninput:\n{:?}\noutput:\n{:?}", set, input, output);
     }
 
@@ -1127,7 +1128,7 @@ fn the_generator_writes_what_it_means() {
 fn catch_all_of_a_host_with_a_port_writes_a_valid_reference() {
     let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: localhost:5000/a/b:c\n";
     let rendered = reimage::render(input.as_bytes(), &RuleSet::Mapping.rules(), None).unwrap();
-    let output = String::from_utf8(rendered.output).unwrap();
+    let output = String::from_utf8(rendered.output.to_vec()).unwrap();
     let finding = &rendered.report.findings[0];
     assert_eq!(finding.status, "rewritten");
     assert!(

@@ -1,7 +1,7 @@
 //! Stage 4, apply: the plan turned into byte splices, and the splices into the output.
 //!
-//! Only the bytes of changed scalars and of `imagePullSecrets` are written; everything else is
-//! copied from the input as it is, once.
+//! Only the bytes of changed scalars and of `imagePullSecrets` are new; everything else is
+//! written from the input buffer as it is, never copied in memory ([`Output`]).
 
 mod scalar;
 mod secrets;
@@ -118,36 +118,132 @@ fn template(source: &Option<String>) -> String {
         .map_or_else(String::new, |s| format!(" (# Source: {s})"))
 }
 
-/// Writes `text` with the splices carried out. Identical splices count once; overlapping ones
-/// are a conflict.
-pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Vec<u8>, ApplyError> {
+/// The output stream: the input with the splices carried out. It is kept as the input and
+/// the edits, in order, so the bytes that do not change are never copied in memory: they go
+/// from the input buffer to the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output<'a> {
+    text: &'a str,
+    /// Sorted, not overlapping, each range inside `text` on character boundaries.
+    splices: Vec<Splice>,
+}
+
+impl<'a> Output<'a> {
+    /// The output in order: spans of the input, and the new text of each edit.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut copied = 0;
+        self.splices
+            .iter()
+            .flat_map(move |splice| {
+                let before = self.text.get(copied..splice.range.start);
+                copied = splice.range.end;
+                [before.unwrap_or_default(), splice.text.as_str()]
+            })
+            .chain(std::iter::once_with(move || {
+                let last = self.splices.last().map_or(0, |s| s.range.end);
+                self.text.get(last..).unwrap_or_default()
+            }))
+            .filter(|piece| !piece.is_empty())
+    }
+
+    /// The length of the output in bytes.
+    pub fn len(&self) -> usize {
+        let removed: usize = self.splices.iter().map(|s| s.range.len()).sum();
+        let added: usize = self.splices.iter().map(|s| s.text.len()).sum();
+        self.text.len() - removed + added
+    }
+
+    /// Whether the output is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether anything was edited.
+    pub fn is_edited(&self) -> bool {
+        !self.splices.is_empty()
+    }
+
+    /// Writes the output to `out`, piece by piece.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        self.pieces()
+            .try_for_each(|piece| out.write_all(piece.as_bytes()))
+    }
+
+    /// The output as one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.pieces()
+            .for_each(|piece| out.extend_from_slice(piece.as_bytes()));
+        out
+    }
+}
+
+/// `text` with the splices carried out. Identical splices count once; overlapping ones are a
+/// conflict.
+pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Output<'_>, ApplyError> {
     splices.sort_by_key(|s| (s.range.start, s.range.end));
     splices.dedup();
-    let extra: usize = splices.iter().map(|s| s.text.len()).sum();
-    let mut out = Vec::with_capacity(text.len() + extra);
     let mut copied = 0;
     for splice in &splices {
         if splice.range.start < copied {
-            let line = 1 + text[..splice.range.start].matches('\n').count();
+            let before = text.get(..splice.range.start).unwrap_or_default();
+            let line = 1 + before.matches('\n').count();
             return Err(ApplyError::Conflict { line });
         }
-        out.extend_from_slice(piece(text, copied..splice.range.start)?);
-        out.extend_from_slice(splice.text.as_bytes());
+        // Splices are spans the parser reported in `text`: one outside it is a bug, reported
+        // as one rather than a panic.
+        if text.get(splice.range.clone()).is_none() {
+            return Err(ApplyError::Internal(format!(
+                "an edit at bytes {}..{} is not inside the {}-byte input",
+                splice.range.start,
+                splice.range.end,
+                text.len()
+            )));
+        }
         copied = splice.range.end;
     }
-    out.extend_from_slice(piece(text, copied..text.len())?);
-    Ok(out)
+    Ok(Output { text, splices })
 }
 
-/// The bytes of `text` in `range`. Splices are spans the parser reported in `text`, so a range
-/// outside it is a bug, reported as one rather than a panic.
-fn piece(text: &str, range: std::ops::Range<usize>) -> Result<&[u8], ApplyError> {
-    text.as_bytes().get(range.clone()).ok_or_else(|| {
-        ApplyError::Internal(format!(
-            "an edit at bytes {}..{} lies outside the {}-byte input",
-            range.start,
-            range.end,
-            text.len()
-        ))
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_the_input_with_its_edits() {
+        let text = "image: a\nx: 1\nimage: b\n";
+        let splices = vec![
+            Splice::replace(21..22, "m/b".to_string()),
+            Splice::replace(7..8, "m/a".to_string()),
+            Splice::insert(9, "y: 2\n".to_string()),
+            Splice::replace(7..8, "m/a".to_string()),
+        ];
+        let output = apply(text, splices).unwrap();
+        let expected = "image: m/a\ny: 2\nx: 1\nimage: m/b\n";
+        assert_eq!(output.to_vec(), expected.as_bytes());
+        assert_eq!(output.len(), expected.len());
+        let mut written = Vec::new();
+        output.write_to(&mut written).unwrap();
+        assert_eq!(written, expected.as_bytes());
+        assert!(output.pieces().all(|piece| !piece.is_empty()));
+
+        let untouched = apply(text, Vec::new()).unwrap();
+        assert_eq!(untouched.pieces().collect::<Vec<_>>(), [text]);
+        assert!(!untouched.is_edited());
+    }
+
+    #[test]
+    fn overlapping_and_outside_edits_are_refused() {
+        let text = "a: 1\nb: 2\n";
+        let overlapping = vec![
+            Splice::replace(5..9, "x".to_string()),
+            Splice::replace(8..9, "y".to_string()),
+        ];
+        assert!(matches!(
+            apply(text, overlapping),
+            Err(ApplyError::Conflict { line: 2 })
+        ));
+        let outside = vec![Splice::replace(8..40, "x".to_string())];
+        assert!(matches!(apply(text, outside), Err(ApplyError::Internal(_))));
+    }
 }
