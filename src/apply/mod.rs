@@ -12,6 +12,7 @@ use std::ops::Range;
 
 use crate::locate::Found;
 use crate::plan::Plan;
+use crate::tree::NodeId;
 
 /// Replace `range` of the stream by `text` (an insertion when the range is empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,14 +90,36 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })?;
         out.push(Splice::replace(range, new));
     }
+    // Aliases that become lists of their own, by document: an anchored list may be edited in
+    // place only if all of its aliases are among them.
+    let mut own_lists: Vec<(usize, NodeId)> = plan
+        .secrets
+        .iter()
+        .filter_map(|change| {
+            let holder = found.holder(change.holder);
+            let doc = found.resource(holder.resource).doc;
+            secrets::alias_list(&found.doc(doc).tree, holder.node).map(|alias| (doc, alias))
+        })
+        .collect();
+    own_lists.sort_unstable();
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
-        let doc = found.doc_of(holder.resource);
+        let doc_id = found.resource(holder.resource).doc;
+        let doc = found.doc(doc_id);
+        let first = own_lists.partition_point(|(d, _)| *d < doc_id);
+        let last = own_lists.partition_point(|(d, _)| *d <= doc_id);
+        let in_doc: Vec<NodeId> = own_lists
+            .get(first..last)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, alias)| *alias)
+            .collect();
         let place = secrets::Place {
             text,
             tree: &doc.tree,
             newline: doc.chunk.newline,
             end: doc.chunk.range.end,
+            own_lists: &in_doc,
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {

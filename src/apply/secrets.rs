@@ -4,6 +4,11 @@
 //! Block lists get whole lines (with the document's line ending); flow lists are rebuilt from
 //! their items' own source text; a mapping without the key gets it after its last entry (before
 //! its first one if the last ends in a block scalar, whose trailing lines must not move).
+//!
+//! YAML aliases: a holder whose list is an alias (`imagePullSecrets: *secrets`) gets a list of
+//! its own in place of the alias, so the anchored list is not changed for everyone who reads
+//! it. An anchored list is edited in place only when every alias of it is being given a list
+//! of its own; otherwise the edit would leak to the aliases, and is refused.
 
 use std::ops::Range;
 
@@ -20,6 +25,15 @@ pub struct Place<'t, 'a> {
     pub newline: &'static str,
     /// End of the document's bytes in the stream.
     pub end: usize,
+    /// The alias nodes of this document that are given lists of their own in this run.
+    pub own_lists: &'t [NodeId],
+}
+
+/// The `imagePullSecrets` value of `holder` when it is an alias: that alias gets a list of its
+/// own if the holder's pull secrets change.
+pub fn alias_list(tree: &Tree<'_>, holder: NodeId) -> Option<NodeId> {
+    tree.get(holder, "imagePullSecrets")
+        .filter(|value| matches!(tree.node(*value).kind, Kind::Alias { .. }))
 }
 
 /// The splices that make `holder`'s list lose `remove` and gain `add`.
@@ -33,8 +47,24 @@ pub fn change(
     match tree.entry(holder, "imagePullSecrets") {
         None if add.is_empty() => Ok(Vec::new()),
         None => new_key(place, holder, add),
-        Some((key, list)) => {
-            let list = tree.resolve(list);
+        Some((key, value)) => {
+            let list = tree.resolve(value);
+            if list != value {
+                // `imagePullSecrets: *secrets`: the anchored list may serve other places, so
+                // this holder gets a list of its own in place of the alias.
+                return own_list(place, value, list, add, remove).map(|splice| vec![splice]);
+            }
+            if let Some(anchor) = tree.node(list).anchor {
+                if tree
+                    .aliases_of(anchor)
+                    .any(|alias| !place.own_lists.contains(&alias))
+                {
+                    return Err(Unsupported::new(
+                        tree.node(list).line,
+                        "`imagePullSecrets`, a YAML anchor whose aliases would change with it",
+                    ));
+                }
+            }
             match &tree.node(list).kind {
                 Kind::Seq { flow: false, items } if !items.is_empty() => {
                     block_list(place, list, items, add, remove)
@@ -131,6 +161,50 @@ fn flow_list(place: &Place<'_, '_>, list: NodeId, add: &[String], remove: &[Stri
         tree.node(list).span.clone(),
         format!("[{}]", all.join(", ")),
     )
+}
+
+/// An alias of a list replaced by a flow list of the names it reads, less the removed ones,
+/// plus the new ones.
+fn own_list(
+    place: &Place<'_, '_>,
+    alias: NodeId,
+    list: NodeId,
+    add: &[String],
+    remove: &[String],
+) -> Result<Splice, Unsupported> {
+    let tree = place.tree;
+    let unsupported = |what| Unsupported::new(tree.node(alias).line, what);
+    let items = match &tree.node(list).kind {
+        Kind::Seq { items, .. } => items.as_slice(),
+        Kind::Scalar {
+            style: ScalarStyle::Plain,
+            value,
+        } if is_null(value) => &[],
+        _ => {
+            return Err(unsupported(
+                "`imagePullSecrets`, an alias of something not a list",
+            ))
+        }
+    };
+    let mut names: Vec<&str> = add.iter().map(String::as_str).collect();
+    for item in items {
+        let Some(name) = tree.get_str(tree.resolve(*item), "name") else {
+            return Err(unsupported(
+                "`imagePullSecrets`, an alias of a list whose items are not all `{name: …}`",
+            ));
+        };
+        if !remove.iter().any(|r| r == name) {
+            names.push(name);
+        }
+    }
+    let items: Vec<String> = names
+        .iter()
+        .map(|name| format!("{{{}}}", item_text(name)))
+        .collect();
+    Ok(Splice::replace(
+        tree.node(alias).span.clone(),
+        format!("[{}]", items.join(", ")),
+    ))
 }
 
 /// `imagePullSecrets:` with no value (or `null`): given a flow list.
