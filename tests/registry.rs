@@ -2,49 +2,30 @@
 //! by `common::registry` on 127.0.0.1), through the real binary: anonymous access, Basic auth
 //! from a Docker config, the Bearer token flow with a credential helper, a missing tag, an
 //! unreachable registry, 429 then success, the index digest of a multi-arch image, the GET
-//! fallback without a digest header, `--source`, `lock --update` idempotence — and proof
-//! that a render without `--resolve` opens no socket.
+//! fallback without a digest header, `--source`, `lock --update` idempotence, `--parallel`
+//! lookups under way at once (exactly that many, each image asked once) — and proof that a
+//! render without `--resolve` opens no socket.
 //!
 //! With `CI=true` nothing here skips: missing packages are installed, or the test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, free_port, is_root, sha256, tools_available, Auth, ProxyMode, Pusher, Registry, Scratch,
-    StubProxy, TokenService,
+    basic, free_port, is_root, reimage, sha256, tools_available, workload, Auth, LatencyProxy,
+    ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
-
-/// Variables that would let the machine's own logins or proxies in.
-const CLEARED: [&str; 12] = [
-    "DOCKER_CONFIG",
-    "REGISTRY_AUTH_FILE",
-    "XDG_RUNTIME_DIR",
-    "XDG_CONFIG_HOME",
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
-/// `reimage` run in `dir`, with `dir` as HOME and no credentials or proxies from outside.
-fn reimage(dir: &Scratch) -> Command {
-    let mut cmd = common::reimage();
-    for var in CLEARED {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", &dir.0).current_dir(&dir.0);
-    cmd
-}
 
 fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     cmd.args(args);
@@ -61,19 +42,6 @@ fn stdout(out: &Output) -> String {
 
 fn assert_ok(out: &Output) {
     assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(out));
-}
-
-/// A Deployment with one container per image.
-fn workload(images: &[&str]) -> String {
-    let containers: String = images
-        .iter()
-        .enumerate()
-        .map(|(i, image)| format!("      - name: c{i}\n        image: {image}\n"))
-        .collect();
-    format!(
-        "# Source: chart/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\n\
-         metadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
-    )
 }
 
 fn read(path: &Path) -> String {
@@ -455,6 +423,57 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() {
         .map(|(m, _)| m.clone())
         .collect();
     assert_eq!(methods, ["HEAD", "GET"]);
+}
+
+/// `--parallel 4` keeps exactly four lookups under way, never more, and asks each image once
+/// with one HEAD, for `lock` and for `--resolve` alike. The proxy holds every request 50 ms so
+/// that lookups overlap and it sees them at once. Counts only: what the overlap is worth in
+/// wall time is measured, with a comparison, by `benches/resolve.rs`.
+#[test]
+fn resolve_asks_parallel_requests_at_once() {
+    if !tools_available() {
+        return;
+    }
+    let registry = Registry::start(Auth::Open);
+    let push = Pusher::new(registry.base(), Box::new(|_| None));
+    let count = 12;
+    let digests: Vec<String> = (0..count)
+        .map(|i| push.single_arch(&format!("app{i}"), &format!("{i}.0")))
+        .collect();
+    let slow = LatencyProxy::start(&registry.host, Duration::from_millis(50));
+    let images: Vec<String> = (0..count)
+        .map(|i| format!("{}/app{i}:{i}.0", slow.host))
+        .collect();
+    // Every image twice: still asked once.
+    let twice: Vec<&str> = images.iter().chain(&images).map(String::as_str).collect();
+    let input = workload(&twice);
+    let mut heads: Vec<String> = (0..count)
+        .map(|i| format!("HEAD /v2/app{i}/manifests/{i}.0"))
+        .collect();
+    heads.sort();
+    let dir = Scratch::new("parallel");
+    // One run through the proxy: what it saw is checked, the output given.
+    let through_proxy = |args: &[&str]| {
+        slow.traffic.clear();
+        let out = run(reimage(&dir), args, &input);
+        assert_ok(&out);
+        let mut requests = slow.traffic.requests.lock().unwrap().clone();
+        requests.sort();
+        assert_eq!(requests, heads, "{args:?}: one HEAD per image");
+        let most = slow.traffic.most_at_once.load(Ordering::SeqCst);
+        assert_eq!(most, 4, "{args:?}: lookups under way at once");
+        out
+    };
+
+    through_proxy(&["lock", "-o", "l.yaml", "--parallel", "4"]);
+    let lock = read(&dir.path("l.yaml"));
+    let rendered = stdout(&through_proxy(&["--resolve", "--parallel", "4"]));
+    assert_eq!(lock.lines().count(), 2 + count, "{lock}");
+    for (image, digest) in images.iter().zip(&digests) {
+        assert!(lock.contains(&format!("\n  {image}: {digest}\n")), "{lock}");
+        let pinned = format!("image: {image}@{digest}\n");
+        assert_eq!(rendered.matches(&pinned).count(), 2, "{rendered}");
+    }
 }
 
 #[test]

@@ -3,7 +3,10 @@
 //! skipping it), started on 127.0.0.1 ports chosen at run time — open, with htpasswd Basic
 //! auth, or with token auth backed by [`TokenService`], a small token issuer whose RS256 JWTs
 //! are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or drops the digest
-//! header, and helpers that push images over the registry HTTP API.
+//! header, a [`LatencyProxy`] that holds every request for a while and counts how many are
+//! under way at once, helpers that push images over the registry HTTP API, and [`reimage`]
+//! with [`workload`] to run the binary against them (shared by `tests/registry.rs` and
+//! `benches/resolve.rs`).
 //!
 //! Every process started here is owned by a guard that kills it by PID when dropped, also
 //! when a test panics.
@@ -522,8 +525,10 @@ impl StubProxy {
                 };
                 let reply = if first && mode == ProxyMode::TooManyOnce {
                     b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                } else if mode == ProxyMode::StripDigest {
+                    strip_digest(&forward(&upstream, &head))
                 } else {
-                    forward(&upstream, &head, mode)
+                    forward(&upstream, &head)
                 };
                 let _ = client.write_all(&reply);
             }
@@ -548,7 +553,7 @@ impl Drop for StubProxy {
 }
 
 /// Sends the request upstream with `Connection: close` and returns the whole answer.
-fn forward(upstream: &str, head: &str, mode: ProxyMode) -> Vec<u8> {
+fn forward(upstream: &str, head: &str) -> Vec<u8> {
     let mut lines: Vec<&str> = head
         .split("\r\n")
         .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
@@ -559,9 +564,11 @@ fn forward(upstream: &str, head: &str, mode: ProxyMode) -> Vec<u8> {
     up.write_all(request.as_bytes()).unwrap();
     let mut answer = Vec::new();
     let _ = up.read_to_end(&mut answer);
-    if mode != ProxyMode::StripDigest {
-        return answer;
-    }
+    answer
+}
+
+/// The answer without its `Docker-Content-Digest` header.
+fn strip_digest(answer: &[u8]) -> Vec<u8> {
     let split = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -572,6 +579,101 @@ fn forward(upstream: &str, head: &str, mode: ProxyMode) -> Vec<u8> {
         .filter(|l| !l.to_ascii_lowercase().starts_with("docker-content-digest:"))
         .collect();
     [head.as_bytes(), body].concat()
+}
+
+// ---------------------------------------------------------------- the latency proxy
+
+/// A registry stand-in that makes the registry far away: every request waits `latency`
+/// before it is forwarded. Each connection has its own thread, so requests overlap as they
+/// would over a real network and the proxy sees how many the client has under way at once
+/// (the [`StubProxy`], one connection at a time, would make any client look serial). Each
+/// connection is closed after one answer.
+pub struct LatencyProxy {
+    pub host: String,
+    /// What it has seen so far.
+    pub traffic: Arc<Traffic>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The requests a [`LatencyProxy`] has seen.
+#[derive(Default)]
+pub struct Traffic {
+    /// Method and path of every request, in the order they arrived.
+    pub requests: Mutex<Vec<String>>,
+    /// The most requests under way at once.
+    pub most_at_once: AtomicUsize,
+    /// Requests under way now: read, and not answered yet.
+    under_way: AtomicUsize,
+}
+
+impl LatencyProxy {
+    pub fn start(upstream: &str, latency: Duration) -> LatencyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let traffic: Arc<Traffic> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (traffic2, stop2, upstream) = (traffic.clone(), stop.clone(), upstream.to_string());
+        let thread = std::thread::spawn(move || {
+            let mut handlers: Vec<JoinHandle<()>> = Vec::new();
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = stream else { continue };
+                handlers.retain(|h| !h.is_finished());
+                let (traffic, upstream) = (traffic2.clone(), upstream.clone());
+                handlers.push(std::thread::spawn(move || {
+                    traffic.answer(client, &upstream, latency);
+                }));
+            }
+            for handler in handlers {
+                let _ = handler.join();
+            }
+        });
+        LatencyProxy {
+            host: format!("127.0.0.1:{port}"),
+            traffic,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LatencyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.host);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Traffic {
+    /// Forgets what was seen, between two runs.
+    pub fn clear(&self) {
+        self.requests.lock().unwrap().clear();
+        self.most_at_once.store(0, Ordering::SeqCst);
+    }
+
+    /// One connection: its request read, held `latency`, forwarded, answered.
+    fn answer(&self, mut client: TcpStream, upstream: &str, latency: Duration) {
+        let head = read_head(&mut client);
+        if head.is_empty() {
+            return;
+        }
+        let line: Vec<&str> = head.split_whitespace().take(2).collect();
+        self.requests.lock().unwrap().push(line.join(" "));
+        let now = self.under_way.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(latency);
+        let answer = forward(upstream, &head);
+        // Counted out before the answer leaves: a client sends its next request only after
+        // it has this answer, so the count never runs ahead of the client.
+        self.under_way.fetch_sub(1, Ordering::SeqCst);
+        let _ = client.write_all(&answer);
+    }
 }
 
 // ---------------------------------------------------------------- pushing images
@@ -720,4 +822,45 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+// ---------------------------------------------------------------- running reimage
+
+/// Variables that would let the machine's own logins or proxies in.
+pub const CLEARED: [&str; 12] = [
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// `reimage` run in `dir`, with `dir` as HOME and no credentials or proxies from outside.
+pub fn reimage(dir: &Scratch) -> Command {
+    let mut cmd = super::reimage();
+    for var in CLEARED {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", &dir.0).current_dir(&dir.0);
+    cmd
+}
+
+/// A Deployment with one container per image.
+pub fn workload(images: &[&str]) -> String {
+    let containers: String = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| format!("      - name: c{i}\n        image: {image}\n"))
+        .collect();
+    format!(
+        "# Source: chart/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\n\
+         metadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
+    )
 }
