@@ -4,7 +4,10 @@
 # real-world fixtures and on generated workload streams of 1, 10 and 100 MB.
 #
 #   scripts/bench.sh                      print the table (Markdown) on standard output
-#   scripts/bench.sh --update BENCHMARKS.md   also rewrite the table between its markers
+#   scripts/bench.sh --update BENCHMARKS.md   also rewrite the tables between their markers
+#
+# Then `cargo bench --bench resolve` prints how `--resolve` scales with the registry's latency
+# (see benches/resolve.rs); it needs Debian's docker-registry, installed when missing as root.
 #
 # Every number is the median of several runs of the whole process (start-up included), input
 # from a file on standard input, output read through a pipe and thrown away; reimage's peak RSS
@@ -62,16 +65,26 @@ pullSecrets: {add: [{name: mirror-pull}], remove: [legacy-registry]}
 """
 
 def once(cmd, path):
-    """Wall time and exit code of one run, output read through a pipe and thrown away."""
-    with open(path, "rb") as stdin:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        while proc.stdout.read(MB):
-            pass
-        code = proc.wait()
-        elapsed = time.perf_counter() - start
-        proc.stdout.close()
-    return elapsed, code
+    """Wall time and exit code of one run, output read through a pipe and thrown away. The
+    child is started with posix_spawn (vfork and exec), not by forking this Python process,
+    whose page tables would cost every command a fork's worth of time."""
+    stdin = os.open(path, os.O_RDONLY)
+    out, into = os.pipe()
+    start = time.perf_counter()
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, stdin, 0),
+        (os.POSIX_SPAWN_DUP2, into, 1),
+        (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_CLOSE, out),
+    ])
+    os.close(into)
+    while os.read(out, MB):
+        pass
+    _, status, _ = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - start
+    os.close(out)
+    os.close(stdin)
+    return elapsed, os.waitstatus_to_exitcode(status)
 
 def peak_rss(cmd, path):
     """Peak RSS in bytes, from GNU time: a child forked from Python would count Python's own
@@ -172,13 +185,20 @@ def sh(cmd):
     except OSError:
         return "?"
 
+# The floor under every small input: starting a process that does nothing and waiting for it.
+empty = os.path.join(work, "empty.yaml")
+open(empty, "w").close()
+floor_t, _ = measure(["true"], empty, 31)
+
 cpu = sh("lscpu | sed -n 's/^Model name: *//p'")
 memory = sh("free -g | awk '/^Mem:/ {print $2}'")
 print(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores "
       f"({cpu}), {memory} GiB of memory, Linux {platform.release()}; "
       f"{sh('rustc --version')}; reimage at {sh('git describe --always --dirty')}; "
       f"median of {runs} runs (reimage, cat; half as many above 50 MB), "
-      f"kustomize the median of {k_runs} whole runs and of {max(2, k_runs)} in-process builds.")
+      f"kustomize the median of {k_runs} whole runs and of {max(2, k_runs)} in-process builds. "
+      f"Processes are started with posix_spawn; one that does nothing (`true`) takes "
+      f"{floor_t * 1000:.2f} ms here.")
 print()
 print("| input | MB | images | cat MB/s | reimage ms | reimage MB/s | reimage peak RSS MB (budget) "
       "| kustomize MB/s, process · build | × kustomize process | × kustomize build |")
@@ -218,14 +238,26 @@ PY
 )
 
 printf '%s\n' "$table"
+
+# `--resolve` against the local test registry behind a latency proxy (benches/resolve.rs).
+resolve=$(cargo bench --locked --quiet --bench resolve 2>/dev/null || true)
+if [[ -z $resolve ]]; then
+  resolve="Not measured: the registry tools (docker-registry) were not available."
+fi
+printf '\n%s\n' "$resolve"
+
 if [[ -n $update ]]; then
-  python3 - "$update" "$table" <<'PY'
+  python3 - "$update" "$table" "$resolve" <<'PY'
 import sys
-path, table = sys.argv[1:3]
+path, table, resolve = sys.argv[1:4]
 text = open(path).read()
-begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-head, rest = text.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(path, "w").write(f"{head}{begin}\n{table}\n{end}{tail}")
+
+def put(text, name, body):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+open(path, "w").write(put(put(text, "bench", table), "resolve", resolve))
 PY
 fi
