@@ -256,6 +256,54 @@ fn wait_listening(port: u16, child: &mut ChildGuard, dir: &Scratch) {
 
 // ---------------------------------------------------------------- the token service
 
+/// A loopback listener whose connections are handled on a thread of its own until it is
+/// dropped; dropping it wakes the accept loop with one last connection and joins the thread.
+/// The token service and both proxies are one of these.
+struct Server {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Listens on a free port of 127.0.0.1 and hands every connection to `handle`.
+    fn start(mut handle: impl FnMut(TcpStream) + Send + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    handle(stream);
+                }
+            }
+        });
+        Server {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A token issuer for `auth.token`: `GET /token?scope=…&service=…`, Basic credentials
 /// required when `login` is set, answered with an RS256 JWT whose `x5c` is the certificate
 /// in the registry's `rootcertbundle`.
@@ -268,8 +316,7 @@ pub struct TokenService {
     key: PathBuf,
     cert: PathBuf,
     cert_der: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
     _dir: Scratch,
 }
 
@@ -295,61 +342,32 @@ impl TokenService {
             .arg(&cert)
             .output()
             .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut service = TokenService {
-            port,
-            issued: Arc::default(),
-            refused: Arc::default(),
+        let minter = Minter {
+            key: key.clone(),
+            cert_der: STANDARD.encode(der.stdout),
+        };
+        let cert_der = minter.cert_der.clone();
+        let (issued, refused): (Arc<AtomicUsize>, Arc<AtomicUsize>) = Default::default();
+        let server = serve_tokens(
+            minter,
+            login.map(|l| format!("Basic {}", STANDARD.encode(l))),
+            issued.clone(),
+            refused.clone(),
+        );
+        TokenService {
+            port: server.port,
+            issued,
+            refused,
             key,
             cert,
-            cert_der: STANDARD.encode(der.stdout),
-            stop: Arc::default(),
-            thread: None,
+            cert_der,
+            _server: server,
             _dir: dir,
-        };
-        service.thread = Some(service.serve(
-            listener,
-            login.map(|l| format!("Basic {}", STANDARD.encode(l))),
-        ));
-        service
+        }
     }
 
     pub fn realm(&self) -> String {
         format!("http://127.0.0.1:{}/token", self.port)
-    }
-
-    fn serve(&self, listener: TcpListener, login: Option<String>) -> JoinHandle<()> {
-        let minter = Minter {
-            key: self.key.clone(),
-            cert_der: self.cert_der.clone(),
-        };
-        let (stop, issued, refused) =
-            (self.stop.clone(), self.issued.clone(), self.refused.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut stream) = stream else { continue };
-                let head = read_head(&mut stream);
-                let authorized = login
-                    .as_ref()
-                    .is_none_or(|l| header(&head, "authorization") == Some(l.as_str()));
-                let reply = if authorized {
-                    issued.fetch_add(1, Ordering::SeqCst);
-                    let token = minter.mint(&query_param(&head, "scope").unwrap_or_default());
-                    respond(
-                        200,
-                        &format!("{{\"token\":\"{token}\",\"expires_in\":600}}"),
-                    )
-                } else {
-                    refused.fetch_add(1, Ordering::SeqCst);
-                    respond(401, "{\"details\":\"bad credentials\"}")
-                };
-                let _ = stream.write_all(reply.as_bytes());
-            }
-        })
     }
 
     /// A token for `scope` (`repository:NAME:pull,push`), for pushing test images.
@@ -362,14 +380,31 @@ impl TokenService {
     }
 }
 
-impl Drop for TokenService {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// Answers token requests: a token when the login matches (or none is required), else 401.
+fn serve_tokens(
+    minter: Minter,
+    login: Option<String>,
+    issued: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
+) -> Server {
+    Server::start(move |mut stream| {
+        let head = read_head(&mut stream);
+        let authorized = login
+            .as_ref()
+            .is_none_or(|l| header(&head, "authorization") == Some(l.as_str()));
+        let reply = if authorized {
+            issued.fetch_add(1, Ordering::SeqCst);
+            let token = minter.mint(&query_param(&head, "scope").unwrap_or_default());
+            respond(
+                200,
+                &format!("{{\"token\":\"{token}\",\"expires_in\":600}}"),
+            )
+        } else {
+            refused.fetch_add(1, Ordering::SeqCst);
+            respond(401, "{\"details\":\"bad credentials\"}")
+        };
+        let _ = stream.write_all(reply.as_bytes());
+    })
 }
 
 struct Minter {
@@ -499,55 +534,34 @@ pub struct StubProxy {
     pub host: String,
     /// Method and arrival time of every request.
     pub seen: Arc<Mutex<Vec<(String, Instant)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
 }
 
 impl StubProxy {
     pub fn start(upstream: &str, mode: ProxyMode) -> StubProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
-        let stop: Arc<AtomicBool> = Arc::default();
-        let (seen2, stop2, upstream) = (seen.clone(), stop.clone(), upstream.to_string());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut client) = stream else { continue };
-                let head = read_head(&mut client);
-                let method = head.split_whitespace().next().unwrap_or("").to_string();
-                let first = {
-                    let mut seen = seen2.lock().unwrap();
-                    seen.push((method, Instant::now()));
-                    seen.len() == 1
-                };
-                let reply = if first && mode == ProxyMode::TooManyOnce {
-                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-                } else if mode == ProxyMode::StripDigest {
-                    strip_digest(&forward(&upstream, &head))
-                } else {
-                    forward(&upstream, &head)
-                };
-                let _ = client.write_all(&reply);
-            }
+        let (seen2, upstream) = (seen.clone(), upstream.to_string());
+        let server = Server::start(move |mut client| {
+            let head = read_head(&mut client);
+            let method = head.split_whitespace().next().unwrap_or("").to_string();
+            let first = {
+                let mut seen = seen2.lock().unwrap();
+                seen.push((method, Instant::now()));
+                seen.len() == 1
+            };
+            let reply = if first && mode == ProxyMode::TooManyOnce {
+                b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            } else if mode == ProxyMode::StripDigest {
+                strip_digest(&forward(&upstream, &head))
+            } else {
+                forward(&upstream, &head)
+            };
+            let _ = client.write_all(&reply);
         });
         StubProxy {
-            host: format!("127.0.0.1:{port}"),
+            host: server.host(),
             seen,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for StubProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.host);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _server: server,
         }
     }
 }
@@ -592,8 +606,7 @@ pub struct LatencyProxy {
     pub host: String,
     /// What it has seen so far.
     pub traffic: Arc<Traffic>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
 }
 
 /// The requests a [`LatencyProxy`] has seen.
@@ -609,43 +622,17 @@ pub struct Traffic {
 
 impl LatencyProxy {
     pub fn start(upstream: &str, latency: Duration) -> LatencyProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let traffic: Arc<Traffic> = Arc::default();
-        let stop: Arc<AtomicBool> = Arc::default();
-        let (traffic2, stop2, upstream) = (traffic.clone(), stop.clone(), upstream.to_string());
-        let thread = std::thread::spawn(move || {
-            let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-            for stream in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = stream else { continue };
-                handlers.retain(|h| !h.is_finished());
-                let (traffic, upstream) = (traffic2.clone(), upstream.clone());
-                handlers.push(std::thread::spawn(move || {
-                    traffic.answer(client, &upstream, latency);
-                }));
-            }
-            for handler in handlers {
-                let _ = handler.join();
-            }
+        let (traffic2, upstream) = (traffic.clone(), upstream.to_string());
+        // Answers still under way when the proxy is dropped finish on their own threads.
+        let server = Server::start(move |client| {
+            let (traffic, upstream) = (traffic2.clone(), upstream.clone());
+            std::thread::spawn(move || traffic.answer(client, &upstream, latency));
         });
         LatencyProxy {
-            host: format!("127.0.0.1:{port}"),
+            host: server.host(),
             traffic,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for LatencyProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.host);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            _server: server,
         }
     }
 }
