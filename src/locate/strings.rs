@@ -46,8 +46,13 @@ pub fn says_image(key: &str) -> bool {
         || lower.starts_with("related_image_")
 }
 
-/// Classifies `value`; `named` says whether the key or flag it is found under says "image".
-fn classify(named: bool, value: &str, part: Option<Range<usize>>) -> Option<Match> {
+/// Classifies `value`; `named` tells whether the key or flag it is found under says "image",
+/// asked only of values that are references.
+fn classify(
+    named: impl FnOnce() -> bool,
+    value: &str,
+    part: Option<Range<usize>>,
+) -> Option<Match> {
     // Every match has a registry (`/`) or a tag or digest (`:`, `@`): most strings searched
     // (dashboards, scripts, flags) have neither and are not parsed at all.
     if !value.bytes().any(|b| matches!(b, b'/' | b':' | b'@')) {
@@ -56,7 +61,7 @@ fn classify(named: bool, value: &str, part: Option<Range<usize>>) -> Option<Matc
     let reference = Reference::parse(value).ok()?;
     let qualified = reference.tag().is_some() || reference.digest().is_some();
     let registry = reference.domain().is_some();
-    let confident = named && (registry || qualified);
+    let confident = (registry || qualified) && named();
     // Unnamed, only a registry and a tag (or digest) together make a string look like an
     // image: `k8s.io/ingress-nginx` is a controller class, `quay.io/x/y:1` an image.
     if !(confident || registry && qualified) {
@@ -71,9 +76,8 @@ fn classify(named: bool, value: &str, part: Option<Range<usize>>) -> Option<Matc
 
 /// A value that is a reference, or a list of `key=ref` lines.
 pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
-    let named = names.say_image(key);
     if !value.contains('\n') {
-        return classify(named, value.trim_end(), None)
+        return classify(|| names.say_image(key), value.trim_end(), None)
             .map(|m| {
                 if m.value.len() == value.len() {
                     m
@@ -100,9 +104,9 @@ pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
         let reference = value[eq + 1..line_end].trim_end();
         let start = eq + 1;
         // The value's own key may say image for all its lines (`STRIMZI_KAFKA_IMAGES`).
-        let line_named = named || names.say_image(line_key);
+        let named = || names.say_image(key) || names.say_image(line_key);
         found.extend(classify(
-            line_named,
+            named,
             reference,
             Some(start..start + reference.len()),
         ));
@@ -121,7 +125,7 @@ pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> 
             if let Some((flag, value)) = item.split_once('=') {
                 let start = flag.len() + 1;
                 found.extend(
-                    classify(names.say_image(flag), value, Some(start..item.len()))
+                    classify(|| names.say_image(flag), value, Some(start..item.len()))
                         .map(|m| (index, m)),
                 );
             }
@@ -131,7 +135,7 @@ pub fn in_args(names: Names<'_>, items: &[Option<&str>]) -> Vec<(usize, Match)> 
             .checked_sub(1)
             .and_then(|i| items.get(i).copied().flatten())
             .filter(|prev| prev.starts_with('-') && !prev.contains('='));
-        let named = flag.is_some_and(|flag| names.say_image(flag));
+        let named = || flag.is_some_and(|flag| names.say_image(flag));
         found.extend(classify(named, item, None).map(|m| (index, m)));
     }
     found
