@@ -134,7 +134,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     let mut anchored: HashMap<(usize, usize), String> = HashMap::new();
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resource(site.resource).doc;
-        let tree = &found.doc_of(site.resource).tree;
+        let tree = &found.doc(doc).tree;
         let Some(anchor) = tree.node(site.node).anchor.filter(|_| site.part.is_none()) else {
             continue;
         };
@@ -158,10 +158,9 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
     }
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resource(site.resource).doc;
-        if let (Kind::Alias { target }, None) = (
-            &found.doc_of(site.resource).tree.node(site.node).kind,
-            &site.part,
-        ) {
+        if let (Kind::Alias { target }, None) =
+            (&found.doc(doc).tree.node(site.node).kind, &site.part)
+        {
             let target = *target;
             let reads = anchored.get(&(doc, target)).unwrap_or(&site.value);
             decision.edit = *reads != decision.value;

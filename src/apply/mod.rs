@@ -90,8 +90,8 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })?;
         out.push(Splice::replace(range, new));
     }
-    // Aliases that become lists of their own, by document: an anchored list may be edited in
-    // place only if all of its aliases are among them.
+    // Aliases that become lists of their own, as (document, node): an anchored list may be
+    // edited in place only if all of its aliases are among them.
     let mut own_lists: Vec<(usize, NodeId)> = plan
         .secrets
         .iter()
@@ -106,20 +106,12 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         let holder = found.holder(change.holder);
         let doc_id = found.resource(holder.resource).doc;
         let doc = found.doc(doc_id);
-        let first = own_lists.partition_point(|(d, _)| *d < doc_id);
-        let last = own_lists.partition_point(|(d, _)| *d <= doc_id);
-        let in_doc: Vec<NodeId> = own_lists
-            .get(first..last)
-            .unwrap_or_default()
-            .iter()
-            .map(|(_, alias)| *alias)
-            .collect();
         let place = secrets::Place {
             text,
             tree: &doc.tree,
             newline: doc.chunk.newline,
             end: doc.chunk.range.end,
-            own_lists: &in_doc,
+            has_own_list: &|alias| own_lists.binary_search(&(doc_id, alias)).is_ok(),
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
@@ -179,11 +171,6 @@ impl<'a> Output<'a> {
     /// Whether the output is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Whether anything was edited.
-    pub fn is_edited(&self) -> bool {
-        !self.splices.is_empty()
     }
 
     /// Writes the output to `out`, piece by piece.
@@ -252,7 +239,6 @@ mod tests {
 
         let untouched = apply(text, Vec::new()).unwrap();
         assert_eq!(untouched.pieces().collect::<Vec<_>>(), [text]);
-        assert!(!untouched.is_edited());
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub struct Place<'t, 'a> {
     pub newline: &'static str,
     /// End of the document's bytes in the stream.
     pub end: usize,
-    /// The alias nodes of this document that are given lists of their own in this run.
-    pub own_lists: &'t [NodeId],
+    /// Whether an alias node of this document is given a list of its own in this run.
+    pub has_own_list: &'t dyn Fn(NodeId) -> bool,
 }
 
 /// The `imagePullSecrets` value of `holder` when it is an alias: that alias gets a list of its
@@ -57,7 +57,7 @@ pub fn change(
             if let Some(anchor) = tree.node(list).anchor {
                 if tree
                     .aliases_of(anchor)
-                    .any(|alias| !place.own_lists.contains(&alias))
+                    .any(|alias| !(place.has_own_list)(alias))
                 {
                     return Err(Unsupported::new(
                         tree.node(list).line,

@@ -46,17 +46,13 @@ pub const SKIPPED_KINDS: &[(&str, &str)] = &[(
 /// is recognised (`kind: CustomResourceDefinition` at column 0); anything else is parsed.
 pub fn is_skipped_document(text: &str) -> bool {
     const KEY: &str = "kind:";
-    let first = if text.starts_with(KEY) {
-        Some(0)
-    } else {
-        text.find("\nkind:").map(|at| at + 1)
+    // A duplicated top-level key: the last one counts, as in Kubernetes. It is found by a
+    // substring search from the end; the lines before it are not visited.
+    let last = match text.rfind("\nkind:") {
+        Some(at) => at + 1,
+        None if text.starts_with(KEY) => 0,
+        None => return false,
     };
-    let Some(first) = first else {
-        return false;
-    };
-    // A duplicated top-level key: the last one counts, as in Kubernetes. Both are found by a
-    // substring search; the lines in between are not visited.
-    let last = text.rfind("\nkind:").map_or(first, |at| at + 1);
     let line = text[last + KEY.len()..]
         .split('\n')
         .next()
