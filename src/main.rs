@@ -16,6 +16,7 @@ use reimage::rules::Rules;
 use reimage::{digest, inventory, policy};
 
 fn main() -> ExitCode {
+    quiet_parser_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -35,6 +36,20 @@ fn main() -> ExitCode {
     };
     log.write(cli.log.as_deref());
     code
+}
+
+/// A panic inside the YAML parser is caught and reported as an error about the document
+/// (`tree::Tree::parse`); it must not also print a backtrace. Every other panic prints as usual.
+fn quiet_parser_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_parser = info
+            .location()
+            .is_some_and(|at| at.file().contains("libyaml-safer"));
+        if !in_parser {
+            default(info);
+        }
+    }));
 }
 
 fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {

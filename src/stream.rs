@@ -1,7 +1,9 @@
 //! Stage 1, read: the input stream split into documents, exactly as Kubernetes splits it.
 //!
-//! A document ends at a line that is `---` followed by nothing but white space (the rule of
-//! `k8s.io/apimachinery`'s YAML reader, which Helm and kubectl use). Nothing is copied: a
+//! A document ends at a line that starts with `---` followed by nothing but white space or a
+//! `#` comment; any other line that starts with `---` is an error. This is the rule of
+//! `k8s.io/apimachinery`'s YAML reader (since v0.22), which Helm and kubectl use: such a line
+//! makes Kubernetes refuse the stream, so reimage refuses it too. Nothing is copied: a
 //! [`Chunk`] is a byte range of the input plus what messages need to say where it is (its
 //! number, its first line, its `# Source:` comment) and what inserted text needs to look like
 //! (its line ending).
@@ -36,6 +38,12 @@ pub struct Chunk {
 pub enum StreamError {
     #[error("input is not valid UTF-8 at line {line}, column {column}; Kubernetes manifests must be UTF-8")]
     NotUtf8 { line: usize, column: usize },
+    #[error("document {document}, line {line}: `{text}` is not a document separator Kubernetes accepts (it refuses the stream); write `---` alone on its line, or `--- # a comment`")]
+    BadSeparator {
+        document: usize,
+        line: usize,
+        text: String,
+    },
 }
 
 /// The documents of a stream one at a time, each as a [`Stream`] of that one document (see
@@ -50,6 +58,7 @@ impl<'a> Stream<'a> {
     /// Checks the encoding and splits the input into documents.
     pub fn read(input: &'a [u8]) -> Result<Stream<'a>, StreamError> {
         let text = decode(input)?;
+        check_separators(text)?;
         Ok(Stream {
             text,
             chunks: Chunks::new(text).collect(),
@@ -62,6 +71,7 @@ impl<'a> Stream<'a> {
     /// worth of state, however many documents the stream has.
     pub fn documents(input: &'a [u8]) -> Result<Documents<'a>, StreamError> {
         let text = decode(input)?;
+        check_separators(text)?;
         Ok(Documents {
             text,
             chunks: Chunks::new(text),
@@ -116,10 +126,61 @@ fn decode(input: &[u8]) -> Result<&str, StreamError> {
     })
 }
 
-/// Whether a line (without its line break) separates documents.
-fn is_separator(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.trim_end().is_empty())
+/// What a line (without its line break) that starts with `---` is to Kubernetes.
+#[derive(Debug, PartialEq, Eq)]
+enum Dashes {
+    /// Not such a line.
+    Content,
+    /// `---`, then only white space or a `#` comment: the end of a document.
+    Separator,
+    /// Anything else after the dashes: an error that ends the stream.
+    Invalid,
+}
+
+fn dashes(line: &str) -> Dashes {
+    match line.strip_prefix("---").map(str::trim) {
+        None => Dashes::Content,
+        Some(rest) if rest.is_empty() || rest.starts_with('#') => Dashes::Separator,
+        Some(_) => Dashes::Invalid,
+    }
+}
+
+/// Every line of the text that starts with `---`, as (line start, line without its break).
+fn dash_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut at = Some(0);
+    std::iter::from_fn(move || loop {
+        let start = at?;
+        let rest = text.get(start..)?;
+        if !rest.starts_with("---") {
+            at = rest.find("\n---").map(|i| start + i + 1);
+            continue;
+        }
+        let line = rest
+            .find('\n')
+            .map_or(rest, |i| rest.get(..i).unwrap_or_default());
+        at = (start + line.len() < text.len()).then_some(start + line.len() + 1);
+        return Some((start, line.strip_suffix('\r').unwrap_or(line)));
+    })
+}
+
+/// Refuses a stream with a `---` line that is not a separator, as Kubernetes does.
+fn check_separators(text: &str) -> Result<(), StreamError> {
+    let mut document = 1;
+    for (start, line) in dash_lines(text) {
+        match dashes(line) {
+            Dashes::Separator => document += 1,
+            Dashes::Invalid => {
+                let before = text.get(..start).unwrap_or_default();
+                return Err(StreamError::BadSeparator {
+                    document,
+                    line: 1 + before.bytes().filter(|&b| b == b'\n').count(),
+                    text: line.chars().take(80).collect(),
+                });
+            }
+            Dashes::Content => {}
+        }
+    }
+    Ok(())
 }
 
 /// The chunks of a text, split as they are asked for. There is always at least one (an empty
@@ -148,24 +209,18 @@ impl<'a> Chunks<'a> {
     /// The next separator line at or after line start `at`: where it starts and where the line
     /// after it starts. Only lines that begin with `---` are looked at, found by a substring
     /// search rather than line by line.
-    fn separator(&self, mut at: usize) -> Option<(usize, usize)> {
+    fn separator(&self, at: usize) -> Option<(usize, usize)> {
         let text = self.text;
-        loop {
-            let rest = text.get(at..)?;
-            if rest.starts_with("---") {
-                let end = rest.find('\n').map_or(text.len(), |i| at + i + 1);
-                let line = text.get(at..end)?;
-                if is_separator(line.strip_suffix('\n').unwrap_or(line)) {
-                    return Some((at, end));
-                }
-                if end == text.len() {
-                    return None;
-                }
-                at = end;
-            } else {
-                at += rest.find("\n---")? + 1;
-            }
-        }
+        dash_lines(text.get(at..)?)
+            .find(|(_, line)| dashes(line) == Dashes::Separator)
+            .map(|(start, line)| {
+                let start = at + start;
+                let end = text
+                    .get(start + line.len()..)
+                    .and_then(|rest| rest.find('\n'))
+                    .map_or(text.len(), |i| start + line.len() + i + 1);
+                (start, end)
+            })
     }
 }
 
@@ -242,10 +297,8 @@ mod tests {
     fn splits_on_separator_lines_only() {
         assert_eq!(texts("a: 1\n---\nb: 2\n"), ["a: 1\n", "b: 2\n"]);
         assert_eq!(texts("---\na: 1\n--- \t\nb: 2"), ["", "a: 1\n", "b: 2"]);
-        assert_eq!(
-            texts("a: ---\n--- # x\n----\n"),
-            ["a: ---\n--- # x\n----\n"]
-        );
+        assert_eq!(texts("a: ---\n--- # x\nb: 1\n"), ["a: ---\n", "b: 1\n"]);
+        assert_eq!(texts("a: 1\n---\t#x\r\nb\r\n"), ["a: 1\n", "b\r\n"]);
         assert_eq!(texts(""), [""]);
         assert_eq!(texts("a\r\n---\r\nb\r\n"), ["a\r\n", "b\r\n"]);
     }
@@ -284,6 +337,23 @@ mod tests {
         assert_eq!(chunks.len(), 3);
         assert_eq!((chunks[1].range.clone(), chunks[1].first_line), (9..9, 3));
         assert_eq!((chunks[2].range.clone(), chunks[2].first_line), (12..12, 4));
+    }
+
+    #[test]
+    fn refuses_lines_that_kubernetes_refuses() {
+        for bad in ["----\n", "a: 1\n--- |\n  x\n", "a\n---\nb\n---x\n"] {
+            let err = Stream::read(bad.as_bytes()).unwrap_err();
+            assert!(matches!(err, StreamError::BadSeparator { .. }), "{bad:?}");
+        }
+        let err = Stream::documents(b"a\n---\nb\n--- !x\n").unwrap_err();
+        assert_eq!(
+            err,
+            StreamError::BadSeparator {
+                document: 2,
+                line: 4,
+                text: "--- !x".into()
+            }
+        );
     }
 
     #[test]

@@ -448,7 +448,7 @@ fn nul_bytes() {
             deployment("").replace("nginx:1", "nginx:1 # \0"),
         ),
     ] {
-        expect_error(what, input.as_bytes(), "unexpected character");
+        expect_error(what, input.as_bytes(), "control characters are not allowed");
     }
     // An escaped NUL is a character of the string: not a valid reference, left as it is.
     let escaped = deployment("").replace("nginx:1", "\"ng\\0inx:1\"");
@@ -471,9 +471,14 @@ fn byte_order_marks() {
         input.as_bytes(),
         expected.as_bytes(),
     );
-    // Inside a document, where YAML does not allow one.
+    // Inside a document, go-yaml v2 reads it as a character of the key: Kubernetes sees a key
+    // `\u{feff}containers`, not the containers, and so does reimage; nothing changes.
     let inside = deployment("").replace("      containers:", &format!("      {bom}containers:"));
-    expect_error("a BOM inside a document", inside.as_bytes(), "BOM");
+    expect_output(
+        "a BOM inside a document",
+        inside.as_bytes(),
+        inside.as_bytes(),
+    );
 }
 
 #[test]
@@ -543,25 +548,18 @@ fn tabs_used_as_indentation() {
             "spaces then a tab",
             deployment("").replace("        image:", "    \t  image:"),
         ),
-    ] {
-        expect_error(what, input.as_bytes(), "invalid YAML");
-    }
-    // A tab between a key and its value, or after a dash, is separation, not indentation:
-    // read as YAML 1.2 reads it (after `-\t` the mapping starts at the column after the tab),
-    // and edited.
-    for (what, input) in [
-        (
-            "a tab after a colon",
-            deployment("").replace("image: nginx:1", "image:\tnginx:1"),
-        ),
+        // go-yaml v2 (libyaml) refuses a tab after a dash, where YAML 1.2 reads separation.
         (
             "a tab after a dash",
             deployment("").replace("      - name: web", "      -\tname: web"),
         ),
     ] {
-        let expected = input.replace("nginx:1", MIRRORED);
-        expect_output(what, input.as_bytes(), expected.as_bytes());
+        expect_error(what, input.as_bytes(), "invalid YAML");
     }
+    // A tab between a key and its value is separation, not indentation: edited.
+    let input = deployment("").replace("image: nginx:1", "image:\tnginx:1");
+    let expected = input.replace("nginx:1", MIRRORED);
+    expect_output("a tab after a colon", input.as_bytes(), expected.as_bytes());
 }
 
 // ---------------------------------------------------------------------------------------------

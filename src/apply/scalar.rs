@@ -1,9 +1,7 @@
 //! New text for a scalar: the same style as before when that style can hold the new value and
 //! means the same string under YAML 1.1 (Kubernetes) and 1.2, else double quotes.
 
-use granit_parser::ScalarStyle;
-
-use crate::tree::{Kind, Node};
+use crate::tree::{Kind, Node, ScalarStyle};
 
 /// The bytes that replace `node` (a scalar or an alias) so that it reads `value`, as a byte
 /// range of the stream and its new text; `None` when the node's form cannot be edited safely.
@@ -63,12 +61,20 @@ fn block_line(
     let Kind::Scalar { value: old, .. } = &node.kind else {
         return None;
     };
-    let source = &text[node.span.clone()];
-    let line = source.split('\n').next().unwrap_or_default().trim_end();
-    if line != old.as_ref() || !source[line.len()..].trim().is_empty() || has_control(value) {
+    // The span starts at the `|` or `>` header; the content starts on the next line.
+    let source = text.get(node.span.clone())?;
+    let header = source.find(['\r', '\n'])?;
+    let body = source.get(header..)?.trim_start_matches(['\r', '\n']);
+    let content = body.trim_start_matches(' ');
+    let line = content
+        .split(['\r', '\n'])
+        .next()
+        .unwrap_or_default()
+        .trim_end();
+    if line != old.as_ref() || !content[line.len()..].trim().is_empty() || has_control(value) {
         return None;
     }
-    let start = node.span.start;
+    let start = node.span.end - source.len() + (source.len() - content.len());
     Some((start..start + line.len(), value.to_string()))
 }
 

@@ -12,11 +12,9 @@
 
 use std::ops::Range;
 
-use granit_parser::ScalarStyle;
-
 use super::scalar::new_scalar;
 use super::{Splice, Unsupported};
-use crate::tree::{Kind, NodeId, Tree};
+use crate::tree::{Kind, NodeId, ScalarStyle, Tree};
 
 /// Where the edits happen: the stream text, one document's tree, and its line ending.
 pub struct Place<'t, 'a> {

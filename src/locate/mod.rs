@@ -173,29 +173,25 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
         holders: Vec::new(),
     };
     for chunk in stream.chunks() {
-        if table::is_skipped_document(stream.chunk_text(chunk)) {
-            continue;
-        }
         let origin = Origin {
             offset: chunk.range.start,
             first_line: chunk.first_line,
         };
-        let trees =
-            Tree::parse_all(stream.chunk_text(chunk), origin).map_err(|error| LocateError {
-                document: chunk.number,
-                template: chunk.source.clone(),
-                error,
-            })?;
-        for tree in trees {
-            let doc = found.docs.len();
-            let root = tree.root();
-            found.docs.push(Doc {
-                chunk: chunk.clone(),
-                tree,
-            });
-            if let Some(root) = root {
-                Walker::new(&mut found, table, doc).object(root, 0);
-            }
+        // Kubernetes reads the first document of a chunk; anything after a `...` line in it is
+        // never read, so it is never searched or edited either.
+        let tree = Tree::parse(stream.chunk_text(chunk), origin).map_err(|error| LocateError {
+            document: chunk.number,
+            template: chunk.source.clone(),
+            error,
+        })?;
+        let doc = found.docs.len();
+        let root = tree.root();
+        found.docs.push(Doc {
+            chunk: chunk.clone(),
+            tree,
+        });
+        if let Some(root) = root {
+            Walker::new(&mut found, table, doc).object(root, 0);
         }
     }
     Ok(found)

@@ -34,32 +34,18 @@ pub struct Row {
     pub target: Target,
 }
 
-/// Kinds never searched, and why.
-pub const SKIPPED_KINDS: &[(&str, &str)] = &[(
+/// Kinds never searched, by their parsed `kind` and API group, and why.
+pub const SKIPPED_KINDS: &[(&str, &str, &str)] = &[(
     "CustomResourceDefinition",
+    "apiextensions.k8s.io",
     "its schema describes `image` fields; it holds no images",
 )];
 
-/// Whether a document is, by its top-level `kind:` line, one of [`SKIPPED_KINDS`]. Such a
-/// document is passed through without being parsed: CRDs are most of the bytes of many streams
-/// (an operator bundle is 4 MB of schemas) and nothing in them is ever edited. Only block style
-/// is recognised (`kind: CustomResourceDefinition` at column 0); anything else is parsed.
-pub fn is_skipped_document(text: &str) -> bool {
-    const KEY: &str = "kind:";
-    // A duplicated top-level key: the last one counts, as in Kubernetes. It is found by a
-    // substring search from the end; the lines before it are not visited.
-    let last = match text.rfind("\nkind:") {
-        Some(at) => at + 1,
-        None if text.starts_with(KEY) => 0,
-        None => return false,
-    };
-    let line = text[last + KEY.len()..]
-        .split('\n')
-        .next()
-        .unwrap_or_default();
-    let value = line.split(" #").next().unwrap_or_default().trim();
-    let value = value.trim_matches(|c| c == '"' || c == '\'');
-    SKIPPED_KINDS.iter().any(|(kind, _)| *kind == value)
+/// Whether an object of this kind and group is one of [`SKIPPED_KINDS`].
+pub fn is_skipped(kind: &str, group: &str) -> bool {
+    SKIPPED_KINDS
+        .iter()
+        .any(|(k, g, _)| *k == kind && *g == group)
 }
 
 const CORE: &[&str] = &[""];
@@ -190,24 +176,13 @@ mod tests {
     }
 
     #[test]
-    fn crds_are_recognised_by_their_kind_line() {
-        let crd =
-            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition # x\nspec: {}\n";
-        assert!(is_skipped_document(crd));
-        assert!(is_skipped_document("kind: 'CustomResourceDefinition'\n"));
-        assert!(!is_skipped_document("kind: Deployment\n"));
-        assert!(!is_skipped_document(
-            "spec:\n  kind: CustomResourceDefinition\n"
+    fn only_real_crds_are_skipped() {
+        assert!(is_skipped(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io"
         ));
-        assert!(!is_skipped_document(
-            "kind: CustomResourceDefinition\nkind: Pod\n"
-        ));
-        assert!(!is_skipped_document("{kind: CustomResourceDefinition}\n"));
-        assert!(is_skipped_document(
-            "kind: Pod\nmetadata: {}\nkind: CustomResourceDefinition\r\n"
-        ));
-        assert!(!is_skipped_document("kind:\n"));
-        assert!(!is_skipped_document("apiVersion: v1\n"));
+        assert!(!is_skipped("CustomResourceDefinition", "example.com"));
+        assert!(!is_skipped("Deployment", "apps"));
     }
 
     #[test]

@@ -51,13 +51,13 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             return;
         }
         let kind = tree.get_str(node, "kind").unwrap_or_default().to_string();
-        if table::SKIPPED_KINDS.iter().any(|(k, _)| *k == kind) {
-            return;
-        }
         let api_version = tree
             .get_str(node, "apiVersion")
             .unwrap_or_default()
             .to_string();
+        if table::is_skipped(&kind, table::group_of(&api_version)) {
+            return;
+        }
         if kind.ends_with("List") && depth < MAX_LIST_DEPTH {
             if let Some(items) = tree.get(node, "items") {
                 for item in tree.items(tree.resolve(items)).to_vec() {
@@ -484,7 +484,7 @@ fn join(path: &str, key: &str) -> String {
 fn is_null(tree: &Tree<'_>, node: NodeId) -> bool {
     match &tree.node(node).kind {
         Kind::Scalar { value, style } => {
-            *style == granit_parser::ScalarStyle::Plain
+            *style == crate::tree::ScalarStyle::Plain
                 && matches!(value.as_ref(), "~" | "null" | "Null" | "NULL" | "")
         }
         _ => false,
