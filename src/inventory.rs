@@ -82,7 +82,7 @@ pub fn skopeo_sync(report: &Report) -> String {
             .unwrap_or("latest")
             .to_string();
         registries
-            .entry(reference.registry().to_string())
+            .entry(reference.registry().into_owned())
             .or_default()
             .entry(reference.repository().into_owned())
             .or_default()

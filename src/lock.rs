@@ -5,8 +5,9 @@
 //! images:
 //!   harbor.example.com/dockerhub/library/nginx:1.25.3: sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac
 //! ```
-//! Keys are compared normalised (`nginx:1` and `docker.io/library/nginx:1` are one key), so a
-//! lock file written by hand or by `reimage lock` matches whatever spelling a chart uses.
+//! Keys are compared normalised (`nginx:1` and `docker.io/library/nginx:1` are one key, and so
+//! are `Quay.io/x:1` and `quay.io/x:1`: registry hosts in lowercase), so a lock file written by
+//! hand or by `reimage lock` matches whatever spelling a chart uses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -187,6 +188,19 @@ mod tests {
         }
         assert_eq!(
             lock.digest_for(&Reference::parse("nginx:1.26").unwrap()),
+            None
+        );
+        let hosts =
+            Lock::from_yaml(&format!("version: 1\nimages:\n  Quay.io/a/b:v1: {D}\n")).unwrap();
+        for spelling in ["quay.io/a/b:v1", "QUAY.IO/a/b:v1"] {
+            assert_eq!(
+                hosts.digest_for(&Reference::parse(spelling).unwrap()),
+                Some(D)
+            );
+        }
+        // The tag is not a host: it keeps its case.
+        assert_eq!(
+            hosts.digest_for(&Reference::parse("quay.io/a/b:V1").unwrap()),
             None
         );
         assert_eq!(lock.digest_for(&Reference::parse("nginx").unwrap()), None);

@@ -257,6 +257,30 @@ mod tests {
     }
 
     #[test]
+    fn allowed_registries_match_hosts_in_any_case() {
+        let pod = POD.replace("quay.io/a/b", "MIRROR.EXAMPLE.COM/all/quay.io/a/b:1");
+        let rules =
+            "version: 1\nscan: {env: off}\npolicy: {allowedRegistries: [mirror.example.com]}\n";
+        assert!(check(rules, &pod).is_empty());
+        let rules =
+            "version: 1\nscan: {env: off}\npolicy: {allowedRegistries: [Mirror.Example.com/ALL]}\n";
+        assert!(
+            Rules::from_yaml(rules, Path::new("")).is_err(),
+            "a path is not folded"
+        );
+        let rules = "version: 1\nscan: {env: off}\npolicy: {allowedRegistries: [Mirror.Example.com/other]}\n";
+        let found = check(rules, &pod);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains("is pulled from `mirror.example.com`"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn removed_secrets_still_in_use_are_violations() {
         let as_is = "version: 1\npolicy: {}\n";
         let rules = Rules::from_yaml(as_is, Path::new("")).unwrap();

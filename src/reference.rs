@@ -26,17 +26,28 @@
 //! ```
 //!
 //! The first `/`-separated segment of a name is its domain only if it contains
-//! `.` or `:`, is `localhost`, or contains an uppercase letter; otherwise the
-//! name has no written domain and lives on Docker Hub. A first segment that is a
-//! "domain" only because of its uppercase letters (`Foo/bar`) is rejected as an
-//! uppercase repository name. The tag is looked for only after the last `/`, so
-//! in `localhost:5000/foo` the `:5000` is a port.
+//! `.` or `:`, is `localhost` (in any case), or contains an uppercase letter;
+//! otherwise the name has no written domain and lives on Docker Hub. A first
+//! segment that is a "domain" only because of its uppercase letters (`Foo/bar`)
+//! is rejected as an uppercase repository name. The tag is looked for only after
+//! the last `/`, so in `localhost:5000/foo` the `:5000` is a port.
 //!
 //! Parsing never normalises: [`Reference::as_str`] and `Display` give back the
 //! text exactly as written. Normalisation (implicit `docker.io`,
 //! `index.docker.io` → `docker.io`, `library/` for single-segment Docker Hub
-//! names) exists only for comparison, through [`Reference::registry`],
-//! [`Reference::repository`] and [`Reference::normalized_name`].
+//! names, registry hosts in lowercase) exists only for comparison, through
+//! [`Reference::registry`], [`Reference::repository`],
+//! [`Reference::normalized_name`] and, for prefixes from the rules,
+//! [`normalize_prefix`].
+//!
+//! Registry hosts are DNS names (or IP addresses), so they compare
+//! case-insensitively: `Quay.io/x` and `quay.io/x` are one image. Every host
+//! comparison goes through [`host_key`], the one place a host's case is folded.
+//! Its result is for comparing: a reference left alone keeps its bytes, and a
+//! rewritten one keeps the spelling of every part not replaced (the one folded
+//! host written out is a catch-all's source host, which becomes a path segment
+//! and so must be lowercase). Repository paths are compared exactly as written
+//! (the grammar only allows lowercase ones anyway).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -147,12 +158,12 @@ impl Reference {
         self.domain.as_deref()
     }
 
-    /// The registry for comparison: the written domain, `index.docker.io` →
-    /// `docker.io`, none → `docker.io`.
-    pub fn registry(&self) -> &str {
+    /// The registry for comparison: the written domain through [`host_key`]
+    /// (lowercase, `index.docker.io` → `docker.io`), none → `docker.io`.
+    pub fn registry(&self) -> Cow<'_, str> {
         match self.domain.as_deref() {
-            None | Some(LEGACY_DOCKER_HUB) => DOCKER_HUB,
-            Some(domain) => domain,
+            None => Cow::Borrowed(DOCKER_HUB),
+            Some(domain) => host_key(domain),
         }
     }
 
@@ -166,8 +177,9 @@ impl Reference {
         }
     }
 
-    /// registry + "/" + repository, e.g. `docker.io/library/nginx`. Used to
-    /// compare and as the base for rewriting.
+    /// registry + "/" + repository, e.g. `docker.io/library/nginx` (and
+    /// `quay.io/x` for `Quay.io/x`). Used to compare, and its path as the base
+    /// for rewriting; never written out as the name of an image left as it is.
     pub fn normalized_name(&self) -> String {
         format!("{}/{}", self.registry(), self.repository())
     }
@@ -229,13 +241,54 @@ pub fn is_domain(text: &str) -> bool {
     is_explicit_domain(text) && check_domain(text).is_ok()
 }
 
-/// Normalises a `host[/path]` prefix for comparison: `index.docker.io` →
-/// `docker.io`; a trailing `/` is an error.
+/// A registry host (with its port, if any) in the form hosts are compared in:
+/// ASCII letters lowercased, because DNS names are case-insensitive, and the
+/// legacy Docker Hub name `index.docker.io` (in any case) as `docker.io`.
+///
+/// This is the one place a host's case is folded: two hosts are the same
+/// registry exactly when their keys are equal. The key is for comparing (and
+/// for the normalised names built from it), not for writing over the spelling
+/// of a reference. Borrowed when `host` already is its own key.
+pub fn host_key(host: &str) -> Cow<'_, str> {
+    let key = if has_uppercase(host) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    };
+    if key == LEGACY_DOCKER_HUB {
+        Cow::Borrowed(DOCKER_HUB)
+    } else {
+        key
+    }
+}
+
+/// Normalises a `host[/path]` prefix for comparison: the host through
+/// [`host_key`] (`Quay.io` → `quay.io`, `index.docker.io` → `docker.io`), the
+/// path as written; a trailing `/` is an error.
 ///
 /// Returns `None` if the first segment is not a domain (see [`is_domain`]) or a
 /// path segment is not a valid path-component. No `library/` is added: a
 /// prefix names a namespace, not a repository.
 pub fn normalize_prefix(text: &str) -> Option<String> {
+    let (host, path) = split_prefix(text)?;
+    let host = host_key(host);
+    Some(match path {
+        None => host.into_owned(),
+        Some(path) => format!("{host}/{path}"),
+    })
+}
+
+/// Checks a `host[/path]` prefix that is written into references (a `to`) by
+/// the rules of [`normalize_prefix`], and gives it back exactly as written: a
+/// rewritten reference keeps the user's spelling of its new registry. Compare
+/// it through [`normalize_prefix`].
+pub fn target_prefix(text: &str) -> Option<String> {
+    split_prefix(text).map(|_| text.to_owned())
+}
+
+/// Splits a `host[/path]` prefix, if the host is a domain and every path
+/// segment a path-component.
+fn split_prefix(text: &str) -> Option<(&str, Option<&str>)> {
     if text.len() > NAME_MAX {
         return None;
     }
@@ -246,21 +299,20 @@ pub fn normalize_prefix(text: &str) -> Option<String> {
     if !is_domain(host) {
         return None;
     }
-    let host = if host == LEGACY_DOCKER_HUB {
-        DOCKER_HUB
-    } else {
-        host
-    };
     match path {
-        None => Some(host.to_owned()),
-        Some(path) if path.split('/').all(is_path_component) => Some(format!("{host}/{path}")),
-        Some(_) => None,
+        Some(path) if !path.split('/').all(is_path_component) => None,
+        _ => Some((host, path)),
     }
 }
 
 /// Whether normalised name `name` lies under normalised prefix `prefix` on a
 /// segment boundary: `docker.io/library/nginx` is under `docker.io` and
 /// `docker.io/library` (and itself), not under `docker.io/lib`.
+///
+/// Both must be normalised ([`Reference::normalized_name`],
+/// [`normalize_prefix`]), so their hosts are already [`host_key`]s and the
+/// comparison is exact: case-insensitive for the host, case-sensitive for the
+/// path.
 pub fn is_under(name: &str, prefix: &str) -> bool {
     match name.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || (!prefix.is_empty() && rest.starts_with('/')),
@@ -293,7 +345,7 @@ fn split_domain(name: &str) -> (Option<&str>, &str) {
 
 /// Whether a first segment reads as a domain whatever its case.
 fn is_explicit_domain(segment: &str) -> bool {
-    segment.contains(['.', ':']) || segment == "localhost"
+    segment.contains(['.', ':']) || host_key(segment) == "localhost"
 }
 
 fn has_uppercase(text: &str) -> bool {
@@ -715,6 +767,7 @@ mod tests {
             ("Foo/bar", Some("Foo"), "bar"),
             ("localhost/x", Some("localhost"), "x"),
             ("localhost:5000/x", Some("localhost:5000"), "x"),
+            ("LocalHost/x", Some("LocalHost"), "x"),
             ("10.0.0.1:443/x", Some("10.0.0.1:443"), "x"),
             ("xn--7o8h.com/x", Some("xn--7o8h.com"), "x"),
             ("foo.com:8080/bar", Some("foo.com:8080"), "bar"),
@@ -746,6 +799,16 @@ mod tests {
             ("quay.io/busybox", "quay.io", "busybox"),
             ("localhost/foo", "localhost", "foo"),
             ("registry-1.docker.io/foo", "registry-1.docker.io", "foo"),
+            (
+                "Quay.io/prometheus/pushgateway",
+                "quay.io",
+                "prometheus/pushgateway",
+            ),
+            ("Docker.IO/nginx", "docker.io", "library/nginx"),
+            ("INDEX.Docker.io/nginx:1", "docker.io", "library/nginx"),
+            ("LocalHost:5000/a", "localhost:5000", "a"),
+            ("LocalHost/a", "localhost", "a"),
+            ("[::ABCD]:5000/a", "[::abcd]:5000", "a"),
         ];
         for (text, registry, repository) in cases {
             let reference = parse(text);
@@ -772,10 +835,47 @@ mod tests {
             "docker.io/library/nginx",
             "index.docker.io/nginx",
             "index.docker.io/library/nginx",
+            "Docker.io/nginx",
+            "Index.Docker.IO/library/nginx",
         ];
         for text in spellings {
             assert_eq!(parse(text).normalized_name(), "docker.io/library/nginx");
         }
+    }
+
+    #[test]
+    fn host_keys_fold_case_and_the_legacy_hub_name() {
+        let cases = [
+            ("quay.io", "quay.io"),
+            ("Quay.io", "quay.io"),
+            ("MIRROR.EXAMPLE.COM:5000", "mirror.example.com:5000"),
+            ("index.docker.io", "docker.io"),
+            ("Index.Docker.Io", "docker.io"),
+            ("docker.io", "docker.io"),
+            ("registry-1.docker.io", "registry-1.docker.io"),
+            ("[2001:DB8::1]:443", "[2001:db8::1]:443"),
+        ];
+        for (host, key) in cases {
+            assert_eq!(host_key(host), key, "{host}");
+        }
+        assert!(matches!(host_key("quay.io"), Cow::Borrowed(_)));
+        assert!(matches!(host_key("index.docker.io"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn hosts_compare_case_insensitively_paths_do_not() {
+        let mixed = parse("MIRROR.example.com/all/quay.io/x:1");
+        assert_eq!(mixed.normalized_name(), "mirror.example.com/all/quay.io/x");
+        assert!(is_under(&mixed.normalized_name(), "mirror.example.com/all"));
+        // Only for comparison: the pieces stay as written.
+        assert_eq!(mixed.as_str(), "MIRROR.example.com/all/quay.io/x:1");
+        assert_eq!(mixed.domain(), Some("MIRROR.example.com"));
+        assert_eq!(mixed.name(), "MIRROR.example.com/all/quay.io/x");
+        // A path is never folded: an uppercase one is not a reference at all, and a
+        // prefix with one is not a prefix.
+        assert!(Reference::parse("quay.io/Prometheus/x").is_err());
+        assert_eq!(normalize_prefix("quay.io/Prometheus"), None);
+        assert!(!is_under("quay.io/prometheus/x", "quay.io/prometheus-x"));
     }
 
     #[test]
@@ -883,6 +983,7 @@ mod tests {
             "[::1]:5000",
             "xn--7o8h.com",
             "My.Registry.example",
+            "LocalHost",
         ] {
             assert!(is_domain(text), "{text} should be a domain");
         }
@@ -917,6 +1018,9 @@ mod tests {
                 Some("quay.io/prometheus/pushgateway"),
             ),
             ("localhost:5000/mirror", Some("localhost:5000/mirror")),
+            ("Quay.io/prometheus", Some("quay.io/prometheus")),
+            ("MIRROR.EXAMPLE.COM/all", Some("mirror.example.com/all")),
+            ("INDEX.docker.io/x", Some("docker.io/x")),
             ("quay.io/", None),
             ("quay.io/a/", None),
             ("quay.io//a", None),
@@ -928,6 +1032,21 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(normalize_prefix(text).as_deref(), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn target_prefixes_keep_their_spelling() {
+        for text in [
+            "harbor.example.com/all",
+            "Harbor.Example.com/all",
+            "index.docker.io/mirror",
+            "localhost:5000",
+        ] {
+            assert_eq!(target_prefix(text).as_deref(), Some(text));
+        }
+        for text in ["quay.io/", "registry/mirror", "quay.io/Upper", ""] {
+            assert_eq!(target_prefix(text), None, "{text:?}");
         }
     }
 

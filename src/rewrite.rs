@@ -3,9 +3,13 @@
 //! This is pure: a string and where it was found go in, the final string and the reason come
 //! out. Parts the rules do not change keep their spelling: only a reference that changes is
 //! rebuilt, and then from its parts as written (tag and digest kept).
+//!
+//! Every match is made on normalised forms ([`Reference::normalized_name`] against normalised
+//! prefixes and override names, with [`is_under`] or `==`), so registry hosts match whatever
+//! their case (`Quay.io/x` is under `from: quay.io`) and paths match exactly.
 
 use crate::lock::Lock;
-use crate::reference::{is_under, Reference};
+use crate::reference::{is_under, normalize_prefix, Reference};
 use crate::rules::{Change, ImageOverride, PinForm, RegistryRule, Rules, Selector};
 
 /// Where a reference was found, for `select:`.
@@ -35,7 +39,7 @@ pub enum Outcome {
 pub struct Rewriter<'r> {
     rules: &'r Rules,
     lock: Option<&'r Lock>,
-    /// Names under these are final: every `to`, and every override's `newName`.
+    /// Names under these are final: every `to`, and every override's `newName`, normalised.
     final_prefixes: Vec<String>,
 }
 
@@ -50,7 +54,7 @@ struct Parts {
 impl<'r> Rewriter<'r> {
     pub fn new(rules: &'r Rules, lock: Option<&'r Lock>) -> Rewriter<'r> {
         let targets = rules.registries.iter().filter_map(|rule| match rule {
-            RegistryRule::Map { to, .. } | RegistryRule::CatchAll { to } => Some(to.clone()),
+            RegistryRule::Map { to, .. } | RegistryRule::CatchAll { to } => normalize_prefix(to),
             RegistryRule::Keep { .. } => None,
         });
         let new_names = rules.images.iter().filter_map(|o| {
@@ -155,7 +159,7 @@ impl<'r> Rewriter<'r> {
                 None
             }
             RegistryRule::CatchAll { to } => {
-                let host = host_segment(reference.registry());
+                let host = host_segment(&reference.registry());
                 parts.name = join(to, &format!("{host}/{}", reference.repository()));
                 parts.reasons.push(format!("registries: `*` → `{to}`"));
                 None
@@ -210,11 +214,12 @@ fn apply_override(parts: &mut Parts, change: &Change, index: usize) {
     parts.reasons.push(format!("images[{index}]"));
 }
 
-/// A registry host as one path segment under a catch-all prefix: a path segment cannot hold a
-/// `:`, so a port is joined with `_` (`localhost:5000` → `localhost_5000`), which no host name
-/// contains, so two registries still cannot collide.
+/// A registry host (a [`Reference::registry`], so already lowercase, as a path segment must be)
+/// as one path segment under a catch-all prefix: a path segment cannot hold a `:`, so a port is
+/// joined with `_` (`localhost:5000` → `localhost_5000`), which no host name contains, so two
+/// registries still cannot collide.
 fn host_segment(registry: &str) -> String {
-    registry.to_ascii_lowercase().replace(':', "_")
+    registry.replace(':', "_")
 }
 
 fn join(prefix: &str, rest: &str) -> String {
@@ -309,6 +314,68 @@ mod tests {
         assert!(matches!(
             rewrite(MIRROR, "foo/-bar", c),
             Outcome::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn hosts_match_in_any_case_and_keep_their_spelling() {
+        let c = Context::default();
+        assert_eq!(
+            value(rewrite(MIRROR, "Quay.io/prometheus/node-exporter:v1", c)),
+            "harbor.example.com/prom/node-exporter:v1"
+        );
+        assert_eq!(
+            value(rewrite(MIRROR, "Docker.IO/nginx:1", c)),
+            "harbor.example.com/dockerhub/library/nginx:1"
+        );
+        // Under a catch-all the host becomes a path segment, which must be lowercase.
+        assert_eq!(
+            value(rewrite(MIRROR, "GCR.io/x/y:1", c)),
+            "harbor.example.com/all/gcr.io/x/y:1"
+        );
+        for kept in [
+            "Registry.Corp.Example.com/a:1",
+            "HARBOR.example.com/all/gcr.io/x/y:1",
+            "harbor.EXAMPLE.com/prom/node-exporter:v1",
+        ] {
+            assert!(
+                matches!(rewrite(MIRROR, kept, c), Outcome::Kept { .. }),
+                "{kept}"
+            );
+        }
+        // `to` is written as the rules spell it, and still recognised on a second run.
+        let spelled = "version: 1\nregistries: [{from: quay.io, to: Harbor.Example.com/q}]\n";
+        assert_eq!(
+            value(rewrite(spelled, "quay.io/a/b:1", c)),
+            "Harbor.Example.com/q/a/b:1"
+        );
+        assert!(matches!(
+            rewrite(spelled, "Harbor.Example.com/q/a/b:1", c),
+            Outcome::Kept { .. }
+        ));
+    }
+
+    #[test]
+    fn overrides_match_hosts_in_any_case_but_paths_exactly() {
+        let rules = "version: 1\nimages:\n- {name: quay.io/prometheus/pushgateway, newTag: v2}\n- {name: Ghcr.io/a/b, newName: m.example.com/b}\n";
+        let c = Context::default();
+        // Only the tag changes: the host keeps the chart's spelling.
+        assert_eq!(
+            value(rewrite(rules, "Quay.io/prometheus/pushgateway:v1", c)),
+            "Quay.io/prometheus/pushgateway:v2"
+        );
+        assert_eq!(
+            value(rewrite(rules, "ghcr.io/a/b:1", c)),
+            "m.example.com/b:1"
+        );
+        // A path in another case is no reference at all, so nothing matches it.
+        assert!(matches!(
+            rewrite(rules, "quay.io/Prometheus/pushgateway:v1", c),
+            Outcome::Invalid { .. }
+        ));
+        assert!(matches!(
+            rewrite(rules, "quay.io/prometheus/pushgateway-x:v1", c),
+            Outcome::Kept { .. }
         ));
     }
 

@@ -22,7 +22,7 @@ fuzz_target!(|text: &str| {
         Err(e) => panic!("normalised name {normalized:?} of {text:?}: {e}"),
     };
     assert_eq!(again.normalized_name(), normalized, "{text:?}");
-    assert!(is_under(&normalized, reference.registry()), "{text:?}");
+    assert!(is_under(&normalized, &reference.registry()), "{text:?}");
     assert!(
         again.tag().is_none() && again.digest().is_none(),
         "{text:?}"

@@ -267,6 +267,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_and_hosts_match_in_any_case() {
+        let json = r#"{"auths": {
+            "https://Mixed.Example:5000/v1/": {"username": "u", "password": "p"},
+            "https://INDEX.DOCKER.IO/v1/": {"username": "hub", "password": "h"}
+        }}"#;
+        let (creds, dir) = store("case", json);
+        let basic = |u: &str, p: &str| {
+            Some(Credential::Basic {
+                username: u.into(),
+                password: p.into(),
+            })
+        };
+        assert_eq!(
+            creds.lookup(&endpoint("mixed.example:5000/a")).unwrap(),
+            basic("u", "p")
+        );
+        assert_eq!(
+            creds.lookup(&endpoint("MIXED.example:5000/a")).unwrap(),
+            basic("u", "p")
+        );
+        assert_eq!(
+            creds.lookup(&endpoint("Docker.io/x/y")).unwrap(),
+            basic("hub", "h")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn broken_files_and_missing_helpers_are_errors_without_secrets() {
         let (creds, dir) = store(
             "bad",

@@ -1,8 +1,11 @@
 //! Where a reference lives on the wire: the registry host to connect to, http or https, the
 //! manifest URL, and the names its credentials are stored under. Used by the client before
 //! every request; pure, no I/O.
+//!
+//! Hosts here are [`host_key`]s (lowercase), like Docker's, so `Quay.io/x` finds the
+//! credentials stored for `quay.io`, and `--insecure-registry Reg.example` covers `reg.example`.
 
-use crate::reference::Reference;
+use crate::reference::{host_key, Reference};
 
 use super::error::Target;
 
@@ -16,7 +19,7 @@ const HUB_CREDENTIALS: &str = "https://index.docker.io/v1/";
 /// One registry, as the client talks to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// The host (and port) to connect to.
+    /// The host (and port) to connect to, as a [`host_key`].
     pub host: String,
     /// `https`, or `http` for loopback and insecure registries.
     pub scheme: &'static str,
@@ -25,11 +28,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// The endpoint of `reference`'s registry; `insecure` lists the hosts that speak plain http.
     pub fn new(reference: &Reference, insecure: &[String]) -> Endpoint {
-        let registry = reference.registry().to_ascii_lowercase();
+        let registry = reference.registry();
         let host = if registry == HUB {
             HUB_WIRE.to_string()
         } else {
-            registry
+            registry.into_owned()
         };
         let scheme = if plain_http_allowed(&host, insecure) {
             "http"
@@ -63,14 +66,14 @@ impl Endpoint {
         }
     }
 
-    /// Whether a key of `auths`/`credHelpers` names this registry. Keys may be URLs
-    /// (`https://host/v1/`); Docker Hub has several spellings.
+    /// Whether a key of `auths`/`credHelpers` names this registry, whatever its case. Keys may
+    /// be URLs (`https://host/v1/`); Docker Hub has several spellings.
     pub fn matches_key(&self, key: &str) -> bool {
         let host = key_host(key);
         if self.is_docker_hub() {
-            matches!(host.as_str(), "index.docker.io" | HUB | HUB_WIRE)
+            matches!(host.as_ref(), HUB | HUB_WIRE)
         } else {
-            host == self.host
+            host == self.host.as_str()
         }
     }
 
@@ -94,18 +97,20 @@ pub fn tag_or_digest(reference: &Reference) -> &str {
 }
 
 /// Whether plain http may be used: loopback hosts, and hosts listed as insecure (with or
-/// without their port).
+/// without their port), compared as [`host_key`]s.
 pub fn plain_http_allowed(host: &str, insecure: &[String]) -> bool {
-    let name = host_without_port(host);
+    let host = host_key(host);
+    let name = host_without_port(&host);
     is_loopback(name)
-        || insecure
-            .iter()
-            .any(|i| i.eq_ignore_ascii_case(host) || i.eq_ignore_ascii_case(name))
+        || insecure.iter().any(|i| {
+            let insecure = host_key(i);
+            insecure == host || insecure == name
+        })
 }
 
-/// `localhost`, `127.0.0.0/8` or `[::1]`.
-pub fn is_loopback(name: &str) -> bool {
-    name.eq_ignore_ascii_case("localhost")
+/// `localhost`, `127.0.0.0/8` or `[::1]`; `name` is a [`host_key`] without its port.
+fn is_loopback(name: &str) -> bool {
+    name == "localhost"
         || name == "[::1]"
         || name
             .parse::<std::net::Ipv4Addr>()
@@ -119,19 +124,20 @@ fn host_without_port(host: &str) -> &str {
     host.split_once(':').map_or(host, |(name, _)| name)
 }
 
-/// The host of a credential key: `https://host/v1/` → `host`.
-fn key_host(key: &str) -> String {
+/// The host of a credential key as a [`host_key`]: `https://Host/v1/` → `host`.
+fn key_host(key: &str) -> std::borrow::Cow<'_, str> {
     let rest = key
         .strip_prefix("https://")
         .or_else(|| key.strip_prefix("http://"))
         .unwrap_or(key);
-    rest.split('/').next().unwrap_or(rest).to_ascii_lowercase()
+    host_key(rest.split('/').next().unwrap_or(rest))
 }
 
-/// Checks a `--insecure-registry` or `insecureRegistries` value: a host with an optional port.
+/// Checks a `--insecure-registry` or `insecureRegistries` value: a host with an optional port,
+/// returned as its [`host_key`].
 pub fn parse_host(text: &str) -> Result<String, String> {
     if crate::reference::is_domain(text) || is_plain_name(text) {
-        Ok(text.to_ascii_lowercase())
+        Ok(host_key(text).into_owned())
     } else {
         Err(format!(
             "`{text}` is not a registry host; give a host and optional port, such as `registry.internal:5000`"
@@ -200,6 +206,37 @@ mod tests {
         );
         assert!(e.matches_key("https://r.internal:5000"));
         assert!(!e.matches_key("r.internal"));
+    }
+
+    #[test]
+    fn hosts_compare_in_any_case() {
+        let e = endpoint("Quay.IO/a/b:1", &[]);
+        assert_eq!(e.host, "quay.io");
+        assert_eq!(e.base(), "https://quay.io");
+        assert!(e.matches_key("https://QUAY.io/v1/"));
+        assert!(e.matches_key("quay.io"));
+        assert!(!e.matches_key("quay.io.example"));
+        let hub = endpoint("Index.Docker.IO/x/y", &[]);
+        assert!(hub.is_docker_hub());
+        assert!(hub.matches_key("https://INDEX.docker.io/v1/"));
+        assert!(hub.matches_key("Docker.io"));
+        assert_eq!(
+            endpoint("R.Internal:5000/a", &["r.internal"]).scheme,
+            "http"
+        );
+        assert_eq!(
+            endpoint("r.internal:5000/a", &["R.INTERNAL:5000"]).scheme,
+            "http"
+        );
+        assert_eq!(endpoint("LocalHost:5000/a", &[]).scheme, "http");
+        assert!(plain_http_allowed(
+            "Auth.Internal",
+            &["auth.internal".into()]
+        ));
+        assert!(!plain_http_allowed(
+            "auth.internal.example",
+            &["auth.internal".into()]
+        ));
     }
 
     #[test]

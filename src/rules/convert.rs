@@ -84,8 +84,24 @@ pub(super) fn non_empty(
     }
 }
 
-/// A registry prefix such as `docker.io` or `harbor.example.com/team`, normalised.
+/// A registry prefix to match, such as `docker.io` or `harbor.example.com/team`, normalised
+/// for comparison (the host lowercase, `index.docker.io` as `docker.io`).
 pub(super) fn prefix(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
+    checked_prefix(text, at, origin, reference::normalize_prefix)
+}
+
+/// A registry prefix to move images under (a `to`), checked like [`prefix`] but kept as
+/// written, since it is written into the rewritten references.
+pub(super) fn target(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
+    checked_prefix(text, at, origin, reference::target_prefix)
+}
+
+fn checked_prefix(
+    text: &str,
+    at: &str,
+    origin: &Origin,
+    form: fn(&str) -> Option<String>,
+) -> Result<String, RulesError> {
     if text.is_empty() {
         return Err(origin.invalid(
             at,
@@ -97,7 +113,7 @@ pub(super) fn prefix(text: &str, at: &str, origin: &Origin) -> Result<String, Ru
             "`{text}` carries a tag or digest; give only the registry and path, such as `harbor.example.com/team`"
         )));
     }
-    reference::normalize_prefix(text).ok_or_else(|| origin.invalid(at, format!(
+    form(text).ok_or_else(|| origin.invalid(at, format!(
         "`{text}` is not a registry prefix; it must start with a registry host, such as `docker.io` or `harbor.example.com/team`"
     )))
 }
@@ -142,12 +158,12 @@ fn registry(entry: RegistryFile, at: &str, origin: &Origin) -> Result<RegistryRu
         return match (entry.to, entry.keep) {
             (_, Some(_)) => Err(origin.invalid(at, "`from: \"*\"` cannot have `keep`; images no entry matches are kept anyway, so remove this entry or give only `to`")),
             (None, None) => Err(origin.invalid(at, "`from: \"*\"` needs `to`, the prefix to move every other image under")),
-            (Some(to), None) => Ok(RegistryRule::CatchAll { to: prefix(&to, &to_at, origin)? }),
+            (Some(to), None) => Ok(RegistryRule::CatchAll { to: target(&to, &to_at, origin)? }),
         };
     }
     let from = prefix(&from, &format!("{at}.from"), origin)?;
     match (entry.to, entry.keep) {
-        (Some(to), None | Some(false)) => Ok(RegistryRule::Map { from, to: prefix(&to, &to_at, origin)? }),
+        (Some(to), None | Some(false)) => Ok(RegistryRule::Map { from, to: target(&to, &to_at, origin)? }),
         (None, Some(true)) => Ok(RegistryRule::Keep { from }),
         (Some(_), Some(true)) => Err(origin.invalid(at, "has both `to` and `keep: true`; remove `to` to keep these images, or `keep` to move them")),
         (None, Some(false)) => Err(origin.invalid(at, "`keep: false` without `to` does nothing; give `to`, or write `keep: true`")),

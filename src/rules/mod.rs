@@ -41,7 +41,9 @@ pub struct Rules {
     pub policy: Option<Policy>,
 }
 
-/// One entry of `registries:`. Prefixes are normalised (`index.docker.io/x` is `docker.io/x`).
+/// One entry of `registries:`. A `from` is normalised for comparison (`index.docker.io/x` is
+/// `docker.io/x`, `Quay.io` is `quay.io`); a `to` is kept as written, because it is written into
+/// the references it rewrites (compare it through [`crate::reference::normalize_prefix`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryRule {
     /// Images under `from` move under `to` (which has no tag or digest).
@@ -107,7 +109,7 @@ pub struct SecretGrant {
     /// Secret name (DNS-1123 subdomain).
     pub name: String,
     /// Normalised registry prefixes. When the file leaves them out: the hosts of every `to`
-    /// (of `Map` and `CatchAll` rules), deduplicated and sorted.
+    /// (of `Map` and `CatchAll` rules), normalised, deduplicated and sorted.
     pub registries: Vec<String>,
 }
 

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use super::convert::prefix;
+use super::convert::{prefix, target};
 use super::file::{PullSecretsFile, SecretGrantFile};
 use super::{check, Origin, PullSecrets, RegistryRule, Rules, RulesError, SecretGrant};
+use crate::reference::host_key;
 
-/// The default registries of a grant: the hosts of every `to`, deduplicated and sorted.
+/// The default registries of a grant: the hosts of every `to` as [`host_key`]s, deduplicated
+/// and sorted.
 pub(super) fn default_registries(rules: &[RegistryRule]) -> Vec<String> {
     let hosts: BTreeSet<String> = rules
         .iter()
@@ -15,7 +17,7 @@ pub(super) fn default_registries(rules: &[RegistryRule]) -> Vec<String> {
             RegistryRule::Map { to, .. } | RegistryRule::CatchAll { to } => to.split('/').next(),
             RegistryRule::Keep { .. } => None,
         })
-        .map(str::to_string)
+        .map(|host| host_key(host).into_owned())
         .collect();
     hosts.into_iter().collect()
 }
@@ -122,7 +124,7 @@ pub(super) fn add_catch_all(rules: &mut Rules, text: &str) -> Result<(), RulesEr
             "the rules file already has a catch-all `\"*\"` at registries[{i}]; drop --registry or that entry"
         )));
     }
-    let to = prefix(text, text, &origin)?;
+    let to = target(text, text, &origin)?;
     let before = default_registries(&rules.registries);
     rules.registries.push(RegistryRule::CatchAll { to });
     let after = default_registries(&rules.registries);

@@ -194,6 +194,72 @@ fn repeated_registry_entries_name_both() {
         text,
         &["registries[1]: a second catch-all", "like registries[0]"],
     );
+    let text = "version: 1\nregistries: [{from: quay.io, to: b.io}, {from: Quay.IO, keep: true}]\n";
+    assert_error(
+        text,
+        &["registries[1]: `from` is `quay.io` once normalised, like registries[0]"],
+    );
+    let text =
+        "version: 1\nimages: [{name: quay.io/a, newTag: v1}, {name: QUAY.io/a, newTag: v2}]\n";
+    assert_error(text, &["images[1]: same `name` and `select` as images[0]"]);
+}
+
+#[test]
+fn hosts_are_folded_for_matching_and_kept_where_written() {
+    let text = "version: 1\nregistries:\n- {from: Quay.io/Prom, to: b.io}\n";
+    assert_error(
+        text,
+        &["registries[0].from: `Quay.io/Prom` is not a registry prefix"],
+    );
+    let text = "version: 1\nregistries:\n- {from: Quay.io/prom, to: Harbor.Example.com/Prom}\n";
+    assert_error(
+        text,
+        &["registries[0].to: `Harbor.Example.com/Prom` is not a registry prefix"],
+    );
+    let text = "version: 1\nregistries:\n- {from: Quay.io/prom, to: Harbor.Example.com/prom}\n\
+                - {from: '*', to: MIRROR.example.com/all}\n\
+                images: [{name: GHCR.io/a/b, newName: M.example.com/b}]\n\
+                pullSecrets: {add: [{name: s}, {name: t, registries: [Harbor.EXAMPLE.com]}]}\n\
+                policy: {allowedRegistries: [Mirror.Example.COM/all]}\n";
+    let rules = parse(text).unwrap();
+    assert_eq!(
+        rules.registries,
+        [
+            RegistryRule::Map {
+                from: "quay.io/prom".into(),
+                to: "Harbor.Example.com/prom".into()
+            },
+            RegistryRule::CatchAll {
+                to: "MIRROR.example.com/all".into()
+            }
+        ]
+    );
+    assert_eq!(rules.images[0].name, "ghcr.io/a/b");
+    assert_eq!(
+        rules.images[0].change.new_name.as_deref(),
+        Some("M.example.com/b")
+    );
+    let grants = &rules.pull_secrets.add;
+    assert_eq!(
+        grants[0].registries,
+        ["harbor.example.com", "mirror.example.com"]
+    );
+    assert_eq!(grants[1].registries, ["harbor.example.com"]);
+    assert_eq!(
+        rules.policy.unwrap().allowed_registries,
+        ["mirror.example.com/all"]
+    );
+    let cli = parse("")
+        .unwrap()
+        .with_shorthands(Some("Cli.Example.com/all"), &["s".to_string()], None)
+        .unwrap();
+    assert_eq!(
+        cli.registries,
+        [RegistryRule::CatchAll {
+            to: "Cli.Example.com/all".into()
+        }]
+    );
+    assert_eq!(cli.pull_secrets.add[0].registries, ["cli.example.com"]);
 }
 
 #[test]
