@@ -18,6 +18,9 @@ use crate::tree::{Kind, NodeId};
 pub struct Plan {
     pub images: Vec<Decision>,
     pub secrets: Vec<SecretChange>,
+    /// Nodes, as (document, node), that resources share through an alias or a merge key and
+    /// that the rules would give different values: nothing can be written faithfully.
+    pub conflicts: Vec<(usize, NodeId)>,
 }
 
 /// What happens to one image site.
@@ -60,8 +63,36 @@ pub fn plan(found: &Found<'_>, rules: &Rules, rewriter: &Rewriter<'_>) -> Plan {
         .map(|site| decide(found, site, rewriter))
         .collect();
     share_anchors(found, &mut images);
+    let conflicts = conflicts(found, &images);
     let secrets = pull_secrets(found, rules, &images);
-    Plan { images, secrets }
+    Plan {
+        images,
+        secrets,
+        conflicts,
+    }
+}
+
+/// Nodes that several sites reach (resources sharing a container list or a pod spec through
+/// an alias, a merge key) with different final values. One defined node can hold one value:
+/// rewriting it for one resource would change it for the other.
+fn conflicts(found: &Found<'_>, images: &[Decision]) -> Vec<(usize, NodeId)> {
+    if !found.docs.iter().any(|doc| doc.tree.shares_nodes()) {
+        return Vec::new();
+    }
+    let mut values: HashMap<(usize, NodeId, Option<usize>), &str> = HashMap::new();
+    let mut conflicts = Vec::new();
+    for (site, decision) in found.images.iter().zip(images) {
+        let doc = found.resource(site.resource).doc;
+        let key = (doc, site.node, site.part.as_ref().map(|p| p.start));
+        match values.get(&key) {
+            Some(value) if *value != decision.value => conflicts.push((doc, site.node)),
+            Some(_) => {}
+            None => {
+                values.insert(key, &decision.value);
+            }
+        }
+    }
+    conflicts
 }
 
 fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decision {

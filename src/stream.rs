@@ -28,8 +28,8 @@ pub struct Chunk {
     pub first_line: usize,
     /// The path of a Helm `# Source: path` comment line, if the document has one.
     pub source: Option<String>,
-    /// The line ending to use for text inserted in this document: `"\r\n"` when its first line
-    /// ends that way, else `"\n"`.
+    /// The line ending to use for text inserted in this document: the one its first line ends
+    /// with (`"\n"`, `"\r\n"` or `"\r"`).
     pub newline: &'static str,
 }
 
@@ -271,13 +271,17 @@ fn helm_source(body: &str) -> Option<String> {
         .filter(|path| !path.is_empty())
 }
 
-/// The document's own line ending, else the stream's first, else LF.
+/// The document's own line ending (LF, CRLF or a lone CR), else the stream's first, else LF.
 fn line_ending(body: &str, text: &str) -> &'static str {
-    let first = |s: &str| s.find('\n').map(|i| s[..i].ends_with('\r'));
-    match first(body).or_else(|| first(text)) {
-        Some(true) => "\r\n",
-        _ => "\n",
-    }
+    let first = |s: &str| {
+        let i = s.find(['\n', '\r'])?;
+        Some(match s.get(i..) {
+            Some(rest) if rest.starts_with("\r\n") => "\r\n",
+            Some(rest) if rest.starts_with('\r') => "\r",
+            _ => "\n",
+        })
+    };
+    first(body).or_else(|| first(text)).unwrap_or("\n")
 }
 
 #[cfg(test)]

@@ -62,12 +62,26 @@ pub enum ApplyError {
     },
     #[error("line {line}: the same bytes would be changed in two different ways (a YAML alias shared by resources the rules treat differently); give the resources their own values or narrow the rule's `select`")]
     Conflict { line: usize },
+    #[error("document {document}{template}, line {line}: resources that share this value through a YAML anchor, alias or merge key would get different images; give each resource its own value, or narrow the rule's `select`")]
+    Shared {
+        document: usize,
+        template: String,
+        line: usize,
+    },
     #[error("internal error: {0}; please report it, with the input and rules that caused it")]
     Internal(String),
 }
 
 /// The splices that carry out `plan` on the stream `text`.
 pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
+    if let Some(&(doc, node)) = plan.conflicts.first() {
+        let doc = found.doc(doc);
+        return Err(ApplyError::Shared {
+            document: doc.chunk.number,
+            template: template(&doc.chunk.source),
+            line: doc.tree.node(node).line,
+        });
+    }
     let mut out = Vec::new();
     for (site, decision) in found.images.iter().zip(&plan.images) {
         if !decision.edit {
@@ -112,6 +126,12 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
             newline: doc.chunk.newline,
             end: doc.chunk.range.end,
             has_own_list: &|alias| own_lists.binary_search(&(doc_id, alias)).is_ok(),
+            json: doc.tree.root().is_some_and(|root| {
+                matches!(
+                    doc.tree.node(root).kind,
+                    crate::tree::Kind::Map { flow: true, .. }
+                )
+            }),
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
@@ -194,8 +214,12 @@ pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Output<'_>, ApplyEr
     splices.sort_by_key(|s| (s.range.start, s.range.end));
     splices.dedup();
     let mut copied = 0;
+    let mut previous_insertion = None;
     for splice in &splices {
-        if splice.range.start < copied {
+        // Two different insertions at one place (two resources adding different pull secrets
+        // to the pod spec they share) are as much a conflict as overlapping edits.
+        let insertion = splice.range.is_empty().then_some(splice.range.start);
+        if splice.range.start < copied || (insertion.is_some() && insertion == previous_insertion) {
             let before = text.get(..splice.range.start).unwrap_or_default();
             let line = 1 + before.matches('\n').count();
             return Err(ApplyError::Conflict { line });
@@ -211,6 +235,7 @@ pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Output<'_>, ApplyEr
             )));
         }
         copied = splice.range.end;
+        previous_insertion = insertion;
     }
     Ok(Output { text, splices })
 }

@@ -1,7 +1,7 @@
 //! New text for a scalar: the same style as before when that style can hold the new value and
 //! means the same string under YAML 1.1 (Kubernetes) and 1.2, else double quotes.
 
-use crate::tree::{Kind, Node, ScalarStyle};
+use crate::tree::{Kind, Node, ScalarStyle, Tag};
 
 /// The bytes that replace `node` (a scalar or an alias) so that it reads `value`, as a byte
 /// range of the stream and its new text; `None` when the node's form cannot be edited safely.
@@ -11,6 +11,9 @@ pub fn replace(
     value: &str,
 ) -> Option<(std::ops::Range<usize>, String)> {
     let span = node.span.clone();
+    if matches!(node.tag, Tag::Binary | Tag::Null | Tag::Other) {
+        return Some(untagged(text, node, value));
+    }
     let style = match &node.kind {
         Kind::Alias { .. } => ScalarStyle::Plain,
         Kind::Scalar { style, .. } => *style,
@@ -25,6 +28,18 @@ pub fn replace(
         _ => double_quoted(value),
     };
     Some((span, new))
+}
+
+/// A scalar whose tag would change what the new value means (`!!binary`, `!!int`) is replaced
+/// with its tag: the new value is a plain string, and an anchor on it stays.
+fn untagged(text: &str, node: &Node<'_>, value: &str) -> (std::ops::Range<usize>, String) {
+    let props = text.get(node.props..node.span.start).unwrap_or_default();
+    let new = new_scalar(value);
+    let new = match props.split_whitespace().find(|p| p.starts_with('&')) {
+        Some(anchor) => format!("{anchor} {new}"),
+        None => new,
+    };
+    (node.props..node.span.end, new)
 }
 
 /// The bytes that replace the reference `old` inside the string of `node` by `new`, for a

@@ -12,9 +12,9 @@
 
 use std::ops::Range;
 
-use super::scalar::new_scalar;
+use super::scalar::{double_quoted, new_scalar};
 use super::{Splice, Unsupported};
-use crate::tree::{Kind, NodeId, ScalarStyle, Tree};
+use crate::tree::{Kind, NodeId, ScalarStyle, Tag, Tree};
 
 /// Where the edits happen: the stream text, one document's tree, and its line ending.
 pub struct Place<'t, 'a> {
@@ -25,6 +25,8 @@ pub struct Place<'t, 'a> {
     pub end: usize,
     /// Whether an alias node of this document is given a list of its own in this run.
     pub has_own_list: &'t dyn Fn(NodeId) -> bool,
+    /// Whether the document is JSON (its top node is a flow mapping): new text is JSON too.
+    pub json: bool,
 }
 
 /// The `imagePullSecrets` value of `holder` when it is an alias: that alias gets a list of its
@@ -67,11 +69,15 @@ pub fn change(
                 Kind::Seq { flow: false, items } if !items.is_empty() => {
                     block_list(place, list, items, add, remove)
                 }
-                Kind::Seq { .. } => Ok(vec![flow_list(place, list, add, remove)]),
-                Kind::Scalar {
-                    style: ScalarStyle::Plain,
-                    value,
-                } if is_null(value) => Ok(null_list(place, key, list, add)),
+                Kind::Seq { .. } => Ok(vec![flow_list(place, list, add, remove)?]),
+                Kind::Scalar { style, value }
+                    if tree.node(list).tag == Tag::Null
+                        || (*style == ScalarStyle::Plain
+                            && tree.node(list).tag == Tag::None
+                            && is_null(value)) =>
+                {
+                    Ok(null_list(place, key, list, add))
+                }
                 _ => Err(Unsupported::new(
                     tree.node(list).line,
                     "`imagePullSecrets` is not a list",
@@ -85,6 +91,21 @@ fn is_null(value: &str) -> bool {
     matches!(value, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// One `{name: x}` item as flow text: JSON in a JSON document, YAML elsewhere.
+fn flow_item(place: &Place<'_, '_>, name: &str) -> String {
+    if place.json {
+        format!("{{\"name\": {}}}", double_quoted(name))
+    } else {
+        format!("{{{}}}", item_text(name))
+    }
+}
+
+/// A flow list of new items.
+fn flow_items<'n>(place: &Place<'_, '_>, names: impl IntoIterator<Item = &'n str>) -> String {
+    let items: Vec<String> = names.into_iter().map(|n| flow_item(place, n)).collect();
+    format!("[{}]", items.join(", "))
+}
+
 fn item_text(name: &str) -> String {
     format!("name: {}", new_scalar(name))
 }
@@ -92,6 +113,25 @@ fn item_text(name: &str) -> String {
 fn names_to_remove(tree: &Tree<'_>, item: NodeId, remove: &[String]) -> bool {
     tree.get_str(tree.resolve(item), "name")
         .is_some_and(|name| remove.iter().any(|r| r == name))
+}
+
+/// Refuses to remove an item that defines an anchor some alias still reads: the alias would
+/// name nothing.
+fn check_removable(tree: &Tree<'_>, item: NodeId) -> Result<(), Unsupported> {
+    let mut stack = vec![item];
+    while let Some(node) = stack.pop() {
+        if let Some(anchor) = tree.node(node).anchor {
+            if tree.aliases_of(anchor).next().is_some() {
+                return Err(Unsupported::new(
+                    tree.node(node).line,
+                    "an `imagePullSecrets` item whose YAML anchor an alias still uses",
+                ));
+            }
+        }
+        stack.extend(tree.entries(node).iter().flat_map(|(k, v)| [*k, *v]));
+        stack.extend(tree.items(node));
+    }
+    Ok(())
 }
 
 /// `- name: x` lines: removed ones deleted whole, added ones inserted before the first item.
@@ -108,7 +148,7 @@ fn block_list(
         .map(|i| line_start(text, tree.node(*i).span.start))
         .collect();
     let (Some(&head), Some(&head_start)) = (items.first(), starts.first()) else {
-        return Ok(vec![flow_list(place, list, add, remove)]);
+        return Ok(vec![flow_list(place, list, add, remove)?]);
     };
     let prefix = &text[head_start..tree.node(head).span.start];
     let dash = prefix
@@ -131,6 +171,7 @@ fn block_list(
     }
     for (i, (item, &start)) in items.iter().zip(&starts).enumerate() {
         if names_to_remove(tree, *item, remove) {
+            check_removable(tree, *item)?;
             let end = match starts.get(i + 1) {
                 Some(next) => *next,
                 None => line_end(
@@ -145,20 +186,30 @@ fn block_list(
     Ok(splices)
 }
 
-/// `[{name: a}]`: rebuilt from the kept items' own text plus the new ones.
-fn flow_list(place: &Place<'_, '_>, list: NodeId, add: &[String], remove: &[String]) -> Splice {
+/// `[{name: a}]`: rebuilt from the kept items' own text (anchors and tags included) plus the
+/// new ones.
+fn flow_list(
+    place: &Place<'_, '_>,
+    list: NodeId,
+    add: &[String],
+    remove: &[String],
+) -> Result<Splice, Unsupported> {
     let tree = place.tree;
-    let kept = tree
-        .items(list)
-        .iter()
-        .filter(|item| !names_to_remove(tree, **item, remove))
-        .map(|item| place.text[tree.node(*item).span.clone()].to_string());
-    let added = add.iter().map(|n| format!("{{{}}}", item_text(n)));
+    let mut kept = Vec::new();
+    for item in tree.items(list) {
+        if names_to_remove(tree, *item, remove) {
+            check_removable(tree, *item)?;
+        } else {
+            let node = tree.node(*item);
+            kept.push(place.text[node.props..node.span.end].to_string());
+        }
+    }
+    let added = add.iter().map(|n| flow_item(place, n));
     let all: Vec<String> = added.chain(kept).collect();
-    Splice::replace(
+    Ok(Splice::replace(
         tree.node(list).span.clone(),
         format!("[{}]", all.join(", ")),
-    )
+    ))
 }
 
 /// An alias of a list replaced by a flow list of the names it reads, less the removed ones,
@@ -195,29 +246,29 @@ fn own_list(
             names.push(name);
         }
     }
-    let items: Vec<String> = names
-        .iter()
-        .map(|name| format!("{{{}}}", item_text(name)))
-        .collect();
     Ok(Splice::replace(
         tree.node(alias).span.clone(),
-        format!("[{}]", items.join(", ")),
+        flow_items(place, names),
     ))
 }
 
-/// `imagePullSecrets:` with no value (or `null`): given a flow list.
+/// `imagePullSecrets:` with no value (or `null`, `!!null`, `&anchor`): given a flow list. A
+/// tag goes (a list is no null); an anchor stays, on the list.
 fn null_list(place: &Place<'_, '_>, key: NodeId, value: NodeId, add: &[String]) -> Vec<Splice> {
     if add.is_empty() {
         return Vec::new();
     }
-    let list = format!(
-        "[{}]",
-        add.iter()
-            .map(|n| format!("{{{}}}", item_text(n)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let span = place.tree.node(value).span.clone();
+    let list = flow_items(place, add.iter().map(String::as_str));
+    let node = place.tree.node(value);
+    let props = place
+        .text
+        .get(node.props..node.span.start)
+        .unwrap_or_default();
+    let list = match props.split_whitespace().find(|p| p.starts_with('&')) {
+        Some(anchor) => format!("{anchor} {list}"),
+        None => list,
+    };
+    let span = node.props..node.span.end;
     if !span.is_empty() {
         return vec![Splice::replace(span, list)];
     }
@@ -238,19 +289,26 @@ fn new_key(
     let node = tree.node(holder);
     let entries = tree.entries(holder);
     if let Kind::Map { flow: true, .. } = node.kind {
-        let items: Vec<String> = add
-            .iter()
-            .map(|n| format!("{{{}}}", item_text(n)))
-            .collect();
-        let sep = if entries.is_empty() { "" } else { ", " };
-        let insert = format!("imagePullSecrets: [{}]{sep}", items.join(", "));
+        let list = flow_items(place, add.iter().map(String::as_str));
+        let after_brace = text.get(node.span.start + 1..).unwrap_or_default();
+        let sep = match entries.is_empty() {
+            true => "",
+            false if after_brace.starts_with(['\r', '\n', ' ']) => ",",
+            false => ", ",
+        };
+        let key = if place.json {
+            "\"imagePullSecrets\""
+        } else {
+            "imagePullSecrets"
+        };
+        let insert = format!("{key}: {list}{sep}");
         return Ok(vec![Splice::insert(node.span.start + 1, insert)]);
     }
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Err(Unsupported::new(node.line, "an empty block mapping"));
     };
-    let key_start = tree.node(first.0).span.start;
-    let indent = " ".repeat(key_start - line_start(text, key_start));
+    let key_start = key_start(text, tree, first.0);
+    let indent = " ".repeat(column(text, key_start));
     let dash = " ".repeat(sequence_indent(text, tree));
     let nl = place.newline;
     let items: String = add
@@ -266,7 +324,11 @@ fn new_key(
         content_end(text, tree.node(last.1).span.clone()),
         place.end,
     );
-    let lead = if text[..at].ends_with('\n') { "" } else { nl };
+    let lead = if text[..at].ends_with(['\n', '\r']) {
+        ""
+    } else {
+        nl
+    };
     Ok(vec![Splice::insert(
         at,
         format!("{lead}{indent}imagePullSecrets:{nl}{items}"),
@@ -310,13 +372,36 @@ fn sequence_indent(text: &str, tree: &Tree<'_>) -> usize {
         .unwrap_or(0)
 }
 
+/// Where the line holding `at` starts: after a LF, a CR or a CRLF.
 fn line_start(text: &str, at: usize) -> usize {
-    text[..at].rfind('\n').map_or(0, |i| i + 1)
+    text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1)
+}
+
+/// The column of `at` in characters, a byte order mark not counted.
+fn column(text: &str, at: usize) -> usize {
+    let before = &text[line_start(text, at)..at];
+    before.trim_start_matches('\u{feff}').chars().count()
+}
+
+/// Where the first key of a block mapping starts, with what is written before it on its
+/// line: its anchor and tag, or the `? ` of an explicit key.
+fn key_start(text: &str, tree: &Tree<'_>, key: NodeId) -> usize {
+    let at = tree.node(key).props;
+    let start = line_start(text, at);
+    let before = &text[start..at];
+    match before.trim_end().strip_suffix('?') {
+        Some(rest) if rest.trim().is_empty() => start + rest.len(),
+        _ => at,
+    }
 }
 
 /// Just past the line break of the line holding `at` (or `limit`, the document's end).
 fn line_end(text: &str, at: usize, limit: usize) -> usize {
-    text[at..limit].find('\n').map_or(limit, |i| at + i + 1)
+    let Some(i) = text[at..limit].find(['\n', '\r']) else {
+        return limit;
+    };
+    let crlf = text[at + i..limit].starts_with("\r\n");
+    at + i + if crlf { 2 } else { 1 }
 }
 
 /// The end of a span without trailing white space and line breaks.

@@ -21,10 +21,10 @@ pub(super) struct Walker<'f, 'a, 't> {
     found: &'f mut Found<'a>,
     table: &'t Table,
     doc: usize,
-    /// Pod specs and `(resource, node)` image fields already recorded: two rows (or two aliases)
-    /// can lead to one node, which gets one holder or site. Sets, not scans of `found`, so that
+    /// `(resource, node)` pod specs and image fields already recorded: two rows (or two
+    /// aliases) can lead to one node, which gets one holder or site per resource. Sets, not scans of `found`, so that
     /// a document of many containers or pods stays linear.
-    seen_pod_specs: HashSet<NodeId>,
+    seen_pod_specs: HashSet<(usize, NodeId)>,
     seen_fields: HashSet<(usize, NodeId)>,
 }
 
@@ -129,10 +129,12 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     }
 
     fn pod_spec(&mut self, resource: usize, node: NodeId, path: String) {
+        let node = self.tree().resolve(node);
         if !matches!(self.tree().node(node).kind, Kind::Map { .. }) {
             return;
         }
-        if !self.seen_pod_specs.insert(node) {
+        // Two resources can share one pod spec through an alias: each gets it as its holder.
+        if !self.seen_pod_specs.insert((resource, node)) {
             return;
         }
         let holder = self.found.holders.len();
@@ -281,7 +283,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         if mode == ScanMode::Off {
             return;
         }
-        for (key, value) in tree.entries(data).to_vec() {
+        for (key, value) in tree.fields(data).to_vec() {
             let Some(key) = self.tree().scalar(key).map(str::to_string) else {
                 continue;
             };
@@ -353,28 +355,36 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     /// images split across `repository` and `tag` keys. Iterative, so nesting depth is no risk.
     fn search(&mut self, resource: usize, root: NodeId, structural: bool) {
         let mut stack = vec![(root, String::new())];
+        // A node reached again through an alias or a merge is not searched again: each is
+        // searched once, so aliases of aliases cannot multiply the work.
+        let mut searched = HashSet::new();
         while let Some((node, path)) = stack.pop() {
+            if self.tree().shares_nodes() && !searched.insert(node) {
+                continue;
+            }
             if structural && self.is_pod_spec(node) {
                 self.pod_spec(resource, node, path);
                 continue;
             }
             self.split_image(resource, node, &path);
             let tree = self.tree();
-            // Only collections can be pod specs or hold a `repository`: scalars and aliases
-            // are not visited (nor are their paths written, most of this walk's cost).
-            let collection =
-                |id: NodeId| matches!(tree.node(id).kind, Kind::Map { .. } | Kind::Seq { .. });
+            // Only collections can be pod specs or hold a `repository`: scalars are not
+            // visited (nor are their paths written, most of this walk's cost). Aliases are
+            // followed to what they name, and merge keys to what they merge.
+            let collection = |id: NodeId| {
+                let id = tree.resolve(id);
+                matches!(tree.node(id).kind, Kind::Map { .. } | Kind::Seq { .. }).then_some(id)
+            };
             let children: Vec<(NodeId, String)> = match &tree.node(node).kind {
-                Kind::Map { entries, .. } => entries
+                Kind::Map { .. } => tree
+                    .fields(node)
                     .iter()
-                    .filter(|(_, v)| collection(*v))
-                    .filter_map(|(k, v)| Some((*v, join(&path, tree.scalar(*k)?))))
+                    .filter_map(|(k, v)| Some((collection(*v)?, join(&path, tree.scalar(*k)?))))
                     .collect(),
                 Kind::Seq { items, .. } => items
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| collection(**v))
-                    .map(|(i, v)| (*v, format!("{path}[{i}]")))
+                    .filter_map(|(i, v)| Some((collection(*v)?, format!("{path}[{i}]"))))
                     .collect(),
                 _ => Vec::new(),
             };
