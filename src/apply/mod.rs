@@ -8,6 +8,7 @@ mod secrets;
 
 pub use scalar::is_plain_safe;
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use crate::locate::Found;
@@ -68,6 +69,13 @@ pub enum ApplyError {
 
 /// The splices that carry out `plan` on the stream `text`.
 pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
+    let mut out = image_splices(text, found, plan)?;
+    out.extend(secret_splices(text, found, plan)?);
+    Ok(out)
+}
+
+/// The new bytes of every image whose decision is an edit.
+fn image_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
     let mut out = Vec::new();
     for (site, decision) in found.images.iter().zip(&plan.images) {
         if !decision.edit {
@@ -90,6 +98,11 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })?;
         out.push(Splice::replace(range, new));
     }
+    Ok(out)
+}
+
+/// The `imagePullSecrets` edits of every holder whose pull secrets change.
+fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
     // Aliases that become lists of their own, as (document, node): an anchored list may be
     // edited in place only if all of its aliases are among them.
     let mut own_lists: Vec<(usize, NodeId)> = plan
@@ -102,16 +115,20 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })
         .collect();
     own_lists.sort_unstable();
+    let dash_indents: Vec<OnceCell<usize>> = found.docs.iter().map(|_| OnceCell::new()).collect();
+    let mut out = Vec::new();
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
         let doc_id = found.resource(holder.resource).doc;
         let doc = found.doc(doc_id);
+        let unshared = OnceCell::new();
         let place = secrets::Place {
             text,
             tree: &doc.tree,
             newline: doc.chunk.newline,
             end: doc.chunk.range.end,
             has_own_list: &|alias| own_lists.binary_search(&(doc_id, alias)).is_ok(),
+            dash_indent: dash_indents.get(doc_id).unwrap_or(&unshared),
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
