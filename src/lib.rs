@@ -86,9 +86,14 @@ pub fn render_unchecked<'a>(
     let text = documents.text();
     let table = Table::new(&rules.paths, rules.scan.clone());
     let rewriter = Rewriter::new(rules, lock);
-    // One document at a time (on every core for a long stream): memory holds the input, the
-    // output, and the tree of each document in flight.
-    let parts = parallel::map_in_order(documents, parallel::threads_for(text.len()), |document| {
+    // One document at a time (on every core for a long stream), each document's part merged
+    // as soon as it is done: memory holds the input, the output, and the tree of each
+    // document in flight.
+    let mut report = Report::default();
+    let mut splices = Vec::new();
+    // Invalid YAML in any document is reported before an edit that cannot be made.
+    let mut cannot_apply = None;
+    let work = |document: Stream<'a>| {
         let found = match locate::locate(&document, &table) {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
@@ -99,12 +104,8 @@ pub fn render_unchecked<'a>(
             splices: apply::splices(text, &found, &plan),
         };
         (!part.is_empty()).then_some(Ok(part))
-    });
-    let mut report = Report::default();
-    let mut splices = Vec::new();
-    // Invalid YAML in any document is reported before an edit that cannot be made.
-    let mut cannot_apply = None;
-    for part in parts {
+    };
+    parallel::for_each_in_order(documents, parallel::threads_for(text.len()), work, |part| {
         let Part {
             report: Report { findings, secrets },
             splices: more,
@@ -117,7 +118,8 @@ pub fn render_unchecked<'a>(
                 cannot_apply.get_or_insert(e);
             }
         }
-    }
+        Ok::<(), locate::LocateError>(())
+    })?;
     if let Some(e) = cannot_apply {
         return Err(e.into());
     }
