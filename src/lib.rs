@@ -89,10 +89,6 @@ pub fn render_unchecked<'a>(
     // One document at a time (on every core for a long stream), each document's part merged
     // as soon as it is done: memory holds the input, the output, and the tree of each
     // document in flight.
-    let mut report = Report::default();
-    let mut splices = Vec::new();
-    // Invalid YAML in any document is reported before an edit that cannot be made.
-    let mut cannot_apply = None;
     let work = |document: Stream<'a>| {
         let found = match locate::locate(&document, &table) {
             Ok(found) => found,
@@ -101,43 +97,82 @@ pub fn render_unchecked<'a>(
         let plan = plan::plan(&found, rules, &rewriter);
         let part = Part {
             report: Report::new(&found, &plan),
-            splices: apply::splices(text, &found, &plan),
+            output: apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s)),
         };
         (!part.is_empty()).then_some(Ok(part))
     };
+    let mut merged = Merged::new(text);
     parallel::for_each_in_order(documents, parallel::threads_for(text.len()), work, |part| {
-        let Part {
-            report: Report { findings, secrets },
-            splices: more,
-        } = part?;
-        report.findings.extend(findings);
-        report.secrets.extend(secrets);
-        match more {
-            Ok(more) => splices.extend(more),
-            Err(e) => {
-                cannot_apply.get_or_insert(e);
-            }
-        }
+        merged.add(part?);
         Ok::<(), locate::LocateError>(())
     })?;
-    if let Some(e) = cannot_apply {
-        return Err(e.into());
-    }
-    let output = apply::apply(text, splices)?;
-    Ok(Rendered { output, report })
+    merged.finish()
 }
 
 /// What one document adds to a run.
-struct Part {
+struct Part<'a> {
     report: Report,
-    splices: Result<Vec<apply::Splice>, apply::ApplyError>,
+    /// The document's edits, or why they cannot be made.
+    output: Result<apply::Output<'a>, apply::ApplyError>,
 }
 
-impl Part {
+impl Part<'_> {
     fn is_empty(&self) -> bool {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
-            && self.splices.as_ref().is_ok_and(Vec::is_empty)
+            && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
+    }
+}
+
+/// The parts of a run so far, in stream order.
+struct Merged<'a> {
+    report: Report,
+    output: apply::Output<'a>,
+    /// The first edit this tool does not make (an unsupported form), which is reported before
+    /// the first pair of edits that conflict.
+    unsupported: Option<apply::ApplyError>,
+    conflict: Option<apply::ApplyError>,
+}
+
+impl<'a> Merged<'a> {
+    fn new(text: &'a str) -> Self {
+        Merged {
+            report: Report::default(),
+            output: apply::Output::unchanged(text),
+            unsupported: None,
+            conflict: None,
+        }
+    }
+
+    fn add(&mut self, part: Part<'a>) {
+        let Part {
+            report: Report { findings, secrets },
+            output,
+        } = part;
+        self.report.findings.extend(findings);
+        self.report.secrets.extend(secrets);
+        let failed = output.and_then(|output| self.output.append(output));
+        match failed {
+            Ok(()) => {}
+            Err(e @ apply::ApplyError::Unsupported { .. }) => {
+                self.unsupported.get_or_insert(e);
+            }
+            Err(e) => {
+                self.conflict.get_or_insert(e);
+            }
+        }
+    }
+
+    /// The run's result, once every part is in. Invalid YAML in any document has been
+    /// reported before this, and before an edit that cannot be made.
+    fn finish(self) -> Result<Rendered<'a>, Error> {
+        if let Some(e) = self.unsupported.or(self.conflict) {
+            return Err(e.into());
+        }
+        Ok(Rendered {
+            output: self.output,
+            report: self.report,
+        })
     }
 }
 
