@@ -35,7 +35,7 @@ pub use error::Error;
 
 use crate::locate::Table;
 use crate::lock::Lock;
-use crate::report::Report;
+use crate::report::{Finding, Report, SecretNote};
 use crate::rewrite::Rewriter;
 use crate::rules::Rules;
 use crate::stream::Stream;
@@ -47,6 +47,37 @@ pub struct Rendered<'a> {
     pub report: Report,
 }
 
+/// How much of a run's report [`render_with`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every finding and pull-secret note: what `--explain`, `--log` and `reimage images` read.
+    Full,
+    /// Only the findings and notes the run itself reads: those it warns about, and those that
+    /// break `digests.require` or `policy:`. A whole report costs far more memory than the
+    /// stream it describes (a finding and a note take over 1 KB, a tiny Pod 100 bytes), and a
+    /// plain render reads nothing else of it.
+    Problems,
+}
+
+impl Detail {
+    /// Whether a run with `rules` keeps `finding` in its report.
+    fn keeps_finding(self, finding: &Finding, rules: &Rules) -> bool {
+        self == Detail::Full
+            || finding.warns()
+            || (requires_digests(rules) && finding.lacks_digest())
+            || rules
+                .policy
+                .as_ref()
+                .is_some_and(|policy| policy::breaks(finding, policy))
+    }
+
+    /// Whether a run with `rules` keeps `note` in its report.
+    fn keeps_note(self, note: &SecretNote, rules: &Rules) -> bool {
+        self == Detail::Full
+            || (rules.policy.is_some() && policy::uses_removed(note, &rules.pull_secrets.remove))
+    }
+}
+
 /// Runs the whole pipeline on `input` (read → locate → plan → apply), then refuses the result
 /// if it breaks `digests.require` or `policy:`.
 pub fn render<'a>(
@@ -54,8 +85,19 @@ pub fn render<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered<'a>, Error> {
-    let rendered = render_unchecked(input, rules, lock)?;
-    if rules.digests.as_ref().is_some_and(|d| d.require) {
+    render_with(input, rules, lock, Detail::Full)
+}
+
+/// [`render`], keeping of the report what `detail` says. The checks read only what
+/// [`Detail::Problems`] keeps, so they refuse exactly the same streams either way.
+pub fn render_with<'a>(
+    input: &'a [u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+    detail: Detail,
+) -> Result<Rendered<'a>, Error> {
+    let rendered = run(input, rules, lock, detail)?;
+    if requires_digests(rules) {
         require_digests(&rendered.report)?;
     }
     if let Some(policy) = &rules.policy {
@@ -82,6 +124,16 @@ pub fn render_unchecked<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered<'a>, Error> {
+    run(input, rules, lock, Detail::Full)
+}
+
+/// The pipeline, keeping of the report what `detail` says.
+fn run<'a>(
+    input: &'a [u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+    detail: Detail,
+) -> Result<Rendered<'a>, Error> {
     let documents = Stream::documents(input)?;
     let text = documents.text();
     let table = Table::new(&rules.paths, rules.scan.clone());
@@ -96,7 +148,12 @@ pub fn render_unchecked<'a>(
         };
         let plan = plan::plan(&found, rules, &rewriter);
         let part = Part {
-            report: Report::new(&found, &plan),
+            report: Report::select(
+                &found,
+                &plan,
+                |finding| detail.keeps_finding(finding, rules),
+                |note| detail.keeps_note(note, rules),
+            ),
             output: apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s)),
         };
         (!part.is_empty()).then_some(Ok(part))
@@ -184,12 +241,17 @@ pub fn load_lock(rules: &Rules) -> Result<Option<Lock>, Error> {
     Ok(Some(Lock::load(path)?))
 }
 
+/// Whether the rules set `digests.require`.
+fn requires_digests(rules: &Rules) -> bool {
+    rules.digests.as_ref().is_some_and(|d| d.require)
+}
+
 /// `digests.require`: every final reference must carry a digest.
 fn require_digests(report: &Report) -> Result<(), Error> {
     let missing: Vec<String> = report
         .findings
         .iter()
-        .filter(|f| f.status != "invalid" && !f.final_value.contains('@'))
+        .filter(|f| f.lacks_digest())
         .map(|f| {
             format!(
                 "  {} {}: `{}` has no digest; add it to the lock file, or pin it with `digest:` in `images:`",

@@ -132,6 +132,7 @@ impl Report {
     pub fn warnings(&self) -> Vec<String> {
         self.findings
             .iter()
+            .filter(|f| f.warns())
             .filter_map(|f| {
                 let reason = f.reason.as_deref().unwrap_or_default();
                 let what = match f.status {
@@ -228,6 +229,17 @@ impl SecretNote {
 }
 
 impl Finding {
+    /// Whether the run warns about it: not a valid image reference, or not safe to change.
+    pub fn warns(&self) -> bool {
+        matches!(self.status, "invalid" | "skipped")
+    }
+
+    /// Whether its final value is a reference without a digest (what `digests.require`
+    /// refuses).
+    pub fn lacks_digest(&self) -> bool {
+        self.status != "invalid" && !self.final_value.contains('@')
+    }
+
     /// `Kind/namespace/name` (the namespace part empty when the object sets none).
     pub fn identity(&self) -> String {
         format!(
