@@ -35,7 +35,7 @@ pub use error::Error;
 
 use crate::locate::Table;
 use crate::lock::Lock;
-use crate::report::Report;
+use crate::report::{Finding, Report, SecretNote};
 use crate::rewrite::Rewriter;
 use crate::rules::Rules;
 use crate::stream::Stream;
@@ -47,6 +47,37 @@ pub struct Rendered<'a> {
     pub report: Report,
 }
 
+/// How much of a run's report [`render_with`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every finding and pull-secret note: what `--explain`, `--log` and `reimage images` read.
+    Full,
+    /// Only the findings and notes the run itself reads: those it warns about, and those that
+    /// break `digests.require` or `policy:`. A whole report costs far more memory than the
+    /// stream it describes (a finding and a note take over 1 KB, a tiny Pod 100 bytes), and a
+    /// plain render reads nothing else of it.
+    Problems,
+}
+
+impl Detail {
+    /// Whether a run with `rules` keeps `finding` in its report.
+    fn keeps_finding(self, finding: &Finding, rules: &Rules) -> bool {
+        self == Detail::Full
+            || finding.warns()
+            || (requires_digests(rules) && finding.lacks_digest())
+            || rules
+                .policy
+                .as_ref()
+                .is_some_and(|policy| policy::breaks(finding, policy))
+    }
+
+    /// Whether a run with `rules` keeps `note` in its report.
+    fn keeps_note(self, note: &SecretNote, rules: &Rules) -> bool {
+        self == Detail::Full
+            || (rules.policy.is_some() && policy::uses_removed(note, &rules.pull_secrets.remove))
+    }
+}
+
 /// Runs the whole pipeline on `input` (read → locate → plan → apply), then refuses the result
 /// if it breaks `digests.require` or `policy:`.
 pub fn render<'a>(
@@ -54,8 +85,19 @@ pub fn render<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered<'a>, Error> {
-    let rendered = render_unchecked(input, rules, lock)?;
-    if rules.digests.as_ref().is_some_and(|d| d.require) {
+    render_with(input, rules, lock, Detail::Full)
+}
+
+/// [`render`], keeping of the report what `detail` says. The checks read only what
+/// [`Detail::Problems`] keeps, so they refuse exactly the same streams either way.
+pub fn render_with<'a>(
+    input: &'a [u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+    detail: Detail,
+) -> Result<Rendered<'a>, Error> {
+    let rendered = run(input, rules, lock, detail)?;
+    if requires_digests(rules) {
         require_digests(&rendered.report)?;
     }
     if let Some(policy) = &rules.policy {
@@ -82,60 +124,112 @@ pub fn render_unchecked<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered<'a>, Error> {
+    run(input, rules, lock, Detail::Full)
+}
+
+/// The pipeline, keeping of the report what `detail` says.
+fn run<'a>(
+    input: &'a [u8],
+    rules: &Rules,
+    lock: Option<&Lock>,
+    detail: Detail,
+) -> Result<Rendered<'a>, Error> {
     let documents = Stream::documents(input)?;
     let text = documents.text();
     let table = Table::new(&rules.paths, rules.scan.clone());
     let rewriter = Rewriter::new(rules, lock);
-    // One document at a time (on every core for a long stream): memory holds the input, the
-    // output, and the tree of each document in flight.
-    let parts = parallel::map_in_order(documents, parallel::threads_for(text.len()), |document| {
+    // One document at a time (on every core for a long stream), each document's part merged
+    // as soon as it is done: memory holds the input, the output, and the tree of each
+    // document in flight.
+    let work = |document: Stream<'a>| {
         let found = match locate::locate(&document, &table) {
             Ok(found) => found,
             Err(e) => return Some(Err(e)),
         };
         let plan = plan::plan(&found, rules, &rewriter);
         let part = Part {
-            report: Report::new(&found, &plan),
-            splices: apply::splices(text, &found, &plan),
+            report: Report::select(
+                &found,
+                &plan,
+                |finding| detail.keeps_finding(finding, rules),
+                |note| detail.keeps_note(note, rules),
+            ),
+            output: apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s)),
         };
         (!part.is_empty()).then_some(Ok(part))
-    });
-    let mut report = Report::default();
-    let mut splices = Vec::new();
-    // Invalid YAML in any document is reported before an edit that cannot be made.
-    let mut cannot_apply = None;
-    for part in parts {
-        let Part {
-            report: Report { findings, secrets },
-            splices: more,
-        } = part?;
-        report.findings.extend(findings);
-        report.secrets.extend(secrets);
-        match more {
-            Ok(more) => splices.extend(more),
-            Err(e) => {
-                cannot_apply.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = cannot_apply {
-        return Err(e.into());
-    }
-    let output = apply::apply(text, splices)?;
-    Ok(Rendered { output, report })
+    };
+    let mut merged = Merged::new(text);
+    parallel::for_each_in_order(documents, parallel::threads_for(text.len()), work, |part| {
+        merged.add(part?);
+        Ok::<(), locate::LocateError>(())
+    })?;
+    merged.finish()
 }
 
 /// What one document adds to a run.
-struct Part {
+struct Part<'a> {
     report: Report,
-    splices: Result<Vec<apply::Splice>, apply::ApplyError>,
+    /// The document's edits, or why they cannot be made.
+    output: Result<apply::Output<'a>, apply::ApplyError>,
 }
 
-impl Part {
+impl Part<'_> {
     fn is_empty(&self) -> bool {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
-            && self.splices.as_ref().is_ok_and(Vec::is_empty)
+            && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
+    }
+}
+
+/// The parts of a run so far, in stream order.
+struct Merged<'a> {
+    report: Report,
+    output: apply::Output<'a>,
+    /// The first edit this tool does not make (an unsupported form), which is reported before
+    /// the first pair of edits that conflict.
+    unsupported: Option<apply::ApplyError>,
+    conflict: Option<apply::ApplyError>,
+}
+
+impl<'a> Merged<'a> {
+    fn new(text: &'a str) -> Self {
+        Merged {
+            report: Report::default(),
+            output: apply::Output::unchanged(text),
+            unsupported: None,
+            conflict: None,
+        }
+    }
+
+    fn add(&mut self, part: Part<'a>) {
+        let Part {
+            report: Report { findings, secrets },
+            output,
+        } = part;
+        self.report.findings.extend(findings);
+        self.report.secrets.extend(secrets);
+        let failed = output.and_then(|output| self.output.append(output));
+        match failed {
+            Ok(()) => {}
+            Err(e @ apply::ApplyError::Unsupported { .. }) => {
+                self.unsupported.get_or_insert(e);
+            }
+            Err(e) => {
+                self.conflict.get_or_insert(e);
+            }
+        }
+    }
+
+    /// The run's result, once every part is in. Invalid YAML in any document has been
+    /// reported before this, and before an edit that cannot be made.
+    fn finish(self) -> Result<Rendered<'a>, Error> {
+        if let Some(e) = self.unsupported.or(self.conflict) {
+            return Err(e.into());
+        }
+        Ok(Rendered {
+            output: self.output,
+            report: self.report,
+        })
     }
 }
 
@@ -147,12 +241,17 @@ pub fn load_lock(rules: &Rules) -> Result<Option<Lock>, Error> {
     Ok(Some(Lock::load(path)?))
 }
 
+/// Whether the rules set `digests.require`.
+fn requires_digests(rules: &Rules) -> bool {
+    rules.digests.as_ref().is_some_and(|d| d.require)
+}
+
 /// `digests.require`: every final reference must carry a digest.
 fn require_digests(report: &Report) -> Result<(), Error> {
     let missing: Vec<String> = report
         .findings
         .iter()
-        .filter(|f| f.status != "invalid" && !f.final_value.contains('@'))
+        .filter(|f| f.lacks_digest())
         .map(|f| {
             format!(
                 "  {} {}: `{}` has no digest; add it to the lock file, or pin it with `digest:` in `images:`",

@@ -13,7 +13,7 @@ use reimage::error::{Error, EXIT_INPUT};
 use reimage::lock::Lock;
 use reimage::report::Report;
 use reimage::rules::Rules;
-use reimage::{digest, inventory, policy};
+use reimage::{digest, inventory, policy, Detail};
 
 fn main() -> ExitCode {
     quiet_parser_panics();
@@ -79,7 +79,14 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
             images(args, &rendered.report).into_bytes()
         }
         None => {
-            let rendered = reimage::render(&input, &rules, lock.as_ref())?;
+            // The whole report only when it is written out; otherwise only what warns or
+            // breaks the rules, which is all a render reads.
+            let detail = if cli.explain || cli.log.is_some() {
+                Detail::Full
+            } else {
+                Detail::Problems
+            };
+            let rendered = reimage::render_with(&input, &rules, lock.as_ref(), detail)?;
             report(cli, log, &rendered.report);
             return write_stdout(|out| rendered.output.write_to(out));
         }

@@ -1,8 +1,10 @@
-//! Work shared among threads, with the results kept in input order: the documents of a stream
+//! Work shared among threads, with the results taken in input order: the documents of a stream
 //! are independent of each other from locate to the splices, so a long stream is handled on
 //! every core while its output stays exactly what one thread would give.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
 
 /// Below this many input bytes, one thread does all the work: starting a thread (about 0.1 ms)
@@ -24,56 +26,124 @@ pub fn threads_for(len: usize) -> usize {
         .min(MAX_THREADS)
 }
 
-/// Calls `work` on every item, on up to `threads` threads, and returns the `Some` results in
-/// the order of the items. The items are taken one at a time, so that only as many are in
-/// flight as there are threads. A panic in `work` is carried to the caller.
-pub fn map_in_order<I, R, F>(items: I, threads: usize, work: F) -> Vec<R>
+/// Calls `work` on every item, on up to `threads` threads, and hands the `Some` results to
+/// `take`, on the calling thread, in the order of the items. The items are taken one at a time,
+/// so that only as many are in flight as there are threads, and each result is taken as soon
+/// as the results before it are: a long stream's results never wait all together to be merged.
+/// The first error from `take` stops the work and is returned; a panic in `work` is carried to
+/// the caller.
+pub fn for_each_in_order<I, R, E, F, T>(
+    items: I,
+    threads: usize,
+    work: F,
+    mut take: T,
+) -> Result<(), E>
 where
     I: Iterator + Send,
     R: Send,
     F: Fn(I::Item) -> Option<R> + Sync,
+    T: FnMut(R) -> Result<(), E>,
 {
     if threads <= 1 {
-        return items.filter_map(work).collect();
+        return items.filter_map(work).try_for_each(take);
     }
     let queue = Mutex::new(items.enumerate());
     let next = || queue.lock().ok().and_then(|mut items| items.next());
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+    let (next, work) = (&next, &work);
+    std::thread::scope(|scope| {
+        let (results, done) = mpsc::channel();
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
+                let results = results.clone();
+                scope.spawn(move || {
                     while let Some((index, item)) = next() {
-                        done.extend(work(item).map(|result| (index, result)));
+                        // The receiver is gone once `take` has failed: nothing more is wanted.
+                        if results.send((index, work(item))).is_err() {
+                            break;
+                        }
                     }
-                    done
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    done.sort_unstable_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, result)| result).collect()
+        drop(results);
+        let taken = in_order(done, &mut take);
+        for worker in workers {
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+        taken
+    })
+}
+
+/// Receives `(index, result)` pairs in any order until every sender is gone, and hands the
+/// results to `take` in the order of their indexes (0, 1, 2, …), each as soon as it can.
+fn in_order<R, E>(
+    done: Receiver<(usize, Option<R>)>,
+    take: &mut impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut waiting = BTreeMap::new();
+    let mut next = 0;
+    for (index, result) in done {
+        waiting.insert(index, result);
+        while let Some(result) = waiting.remove(&next) {
+            next += 1;
+            if let Some(result) = result {
+                take(result)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn collected(threads: usize, work: impl Fn(u32) -> Option<u32> + Sync) -> Vec<u32> {
+        let mut all = Vec::new();
+        let taken: Result<(), ()> = for_each_in_order(0..10_000, threads, work, |n| {
+            all.push(n);
+            Ok(())
+        });
+        assert!(taken.is_ok());
+        all
+    }
+
     #[test]
     fn keeps_input_order_and_drops_nones() {
         let work = |n: u32| (n % 3 != 0).then_some(n * 2);
         let expected: Vec<u32> = (0..10_000).filter_map(work).collect();
         for threads in [1, 2, 5] {
-            assert_eq!(map_in_order(0..10_000, threads, work), expected);
+            assert_eq!(collected(threads, work), expected);
         }
+    }
+
+    #[test]
+    fn the_first_error_in_order_stops_the_work() {
+        for threads in [1, 2, 5] {
+            let mut taken = Vec::new();
+            let outcome = for_each_in_order(0..10_000u32, threads, Some, |n| {
+                if n == 100 || n == 200 {
+                    return Err(n);
+                }
+                taken.push(n);
+                Ok(())
+            });
+            assert_eq!(outcome, Err(100));
+            assert_eq!(taken, (0..100).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_work_reaches_the_caller() {
+        let outcome = std::panic::catch_unwind(|| {
+            collected(2, |n| {
+                assert!(n != 5000, "work failed");
+                Some(n)
+            })
+        });
+        assert!(outcome.is_err());
     }
 
     #[test]

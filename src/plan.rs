@@ -5,12 +5,12 @@
 //! respected: an anchored image that is also used outside image fields is never changed, and
 //! an alias is rewritten only when its anchor's new value is not already what it needs.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::locate::{Found, How, ImageSite};
 use crate::reference::{is_under, Reference};
 use crate::rewrite::{Context, Outcome, Rewriter};
-use crate::rules::Rules;
+use crate::rules::{Rules, SecretGrant};
 use crate::tree::{Kind, NodeId};
 
 /// Every decision, in the order of [`Found::images`] and [`Found::holders`].
@@ -205,24 +205,18 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
     if spec.add.is_empty() && spec.remove.is_empty() {
         return Vec::new();
     }
-    let mut finals: Vec<BTreeSet<String>> = vec![BTreeSet::new(); found.holders.len()];
-    for (site, decision) in found.images.iter().zip(images) {
-        let holder = site.holder.and_then(|holder| finals.get_mut(holder));
-        if let (Some(holder), Ok(reference)) = (holder, Reference::parse(&decision.value)) {
-            holder.insert(reference.normalized_name());
-        }
-    }
+    let needed = grants_needed(found, &spec.add, images);
     let mut changes = Vec::new();
-    for ((index, holder), finals) in found.holders.iter().enumerate().zip(&finals) {
+    for (index, holder) in found.holders.iter().enumerate() {
         let present = present_secrets(found, holder.resource, holder.node);
-        let wanted = spec.add.iter().filter(|grant| {
+        let wanted = spec.add.iter().enumerate().filter(|(grant, _)| {
             (holder.is_service_account && spec.service_accounts)
-                || finals
-                    .iter()
-                    .any(|name| grant.registries.iter().any(|r| is_under(name, r)))
+                || needed
+                    .get(index * spec.add.len() + grant)
+                    .is_some_and(|needed| *needed)
         });
         let add: Vec<String> = wanted
-            .map(|grant| grant.name.clone())
+            .map(|(_, grant)| grant.name.clone())
             .filter(|name| !present.contains(name))
             .collect();
         let remove: Vec<String> = spec
@@ -240,6 +234,27 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
         }
     }
     changes
+}
+
+/// Whether the final images of each holder come from the registries of each grant, as one
+/// flag per (holder, grant), holder by holder: a set of image names per holder would cost a
+/// B-tree node for every pod spec of a long List.
+fn grants_needed(found: &Found<'_>, grants: &[SecretGrant], images: &[Decision]) -> Vec<bool> {
+    let mut needed = vec![false; found.holders.len() * grants.len()];
+    for (site, decision) in found.images.iter().zip(images) {
+        let Some(holder) = site.holder.filter(|h| *h < found.holders.len()) else {
+            continue;
+        };
+        let Ok(reference) = Reference::parse(&decision.value) else {
+            continue;
+        };
+        let name = reference.normalized_name();
+        let flags = needed.iter_mut().skip(holder * grants.len());
+        for (flag, grant) in flags.zip(grants) {
+            *flag = *flag || grant.registries.iter().any(|r| is_under(&name, r));
+        }
+    }
+    needed
 }
 
 /// The secret names a holder's `imagePullSecrets` already lists.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::reference::{is_under, Reference};
-use crate::report::{Finding, Report};
+use crate::report::{Finding, Report, SecretNote};
 use crate::rules::Policy;
 
 /// One broken rule at one place.
@@ -36,25 +36,42 @@ pub fn violations(report: &Report, policy: &Policy, removed: &[String]) -> Vec<V
         .iter()
         .flat_map(|f| image_violations(f, policy));
     let secrets = report.secrets.iter().flat_map(|note| {
-        note.after()
-            .filter(|name| removed.iter().any(|r| r == name))
-            .map(move |name| Violation {
-                rule: "removedPullSecret",
-                message: format!(
-                    "pull secret `{name}` is listed in pullSecrets.remove; it must not be used"
-                ),
-                document: note.document,
-                source: note.source.clone(),
-                resource: note.resource.clone(),
-                path: note.path.clone(),
-                line: note.line,
-                column: 1,
-                value: name.to_string(),
-            })
+        removed_in_use(note, removed).map(move |name| Violation {
+            rule: "removedPullSecret",
+            message: format!(
+                "pull secret `{name}` is listed in pullSecrets.remove; it must not be used"
+            ),
+            document: note.document,
+            source: note.source.clone(),
+            resource: note.resource.clone(),
+            path: note.path.clone(),
+            line: note.line,
+            column: 1,
+            value: name.to_string(),
+        })
     });
     let mut all: Vec<Violation> = images.chain(secrets).collect();
     all.sort_by_key(|v| (v.document, v.line, v.column));
     all
+}
+
+/// Whether `finding` breaks `policy`.
+pub fn breaks(finding: &Finding, policy: &Policy) -> bool {
+    !image_violations(finding, policy).is_empty()
+}
+
+/// Whether a holder still lists one of the `removed` pull secrets after the run.
+pub fn uses_removed(note: &SecretNote, removed: &[String]) -> bool {
+    removed_in_use(note, removed).next().is_some()
+}
+
+/// The `removed` pull secrets a holder still lists after the run.
+fn removed_in_use<'n>(
+    note: &'n SecretNote,
+    removed: &'n [String],
+) -> impl Iterator<Item = &'n str> + 'n {
+    note.after()
+        .filter(move |name| removed.iter().any(|r| r == name))
 }
 
 fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {

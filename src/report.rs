@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::locate::{Found, Resource};
-use crate::plan::{present_secrets, Plan, Status};
+use crate::locate::{Found, Holder, ImageSite, Resource};
+use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 
 /// One image occurrence and what became of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -54,66 +54,42 @@ pub struct Report {
 }
 
 impl Report {
+    /// Everything `found` and `plan` say.
     pub fn new(found: &Found<'_>, plan: &Plan) -> Report {
+        Report::select(found, plan, |_| true, |_| true)
+    }
+
+    /// What `found` and `plan` say, less the findings and pull-secret notes that the `keep`
+    /// functions turn down: each is built, asked about and dropped at once, so a report kept
+    /// for a few warnings costs no memory for the thousands of images that need none.
+    pub fn select(
+        found: &Found<'_>,
+        plan: &Plan,
+        keep_finding: impl Fn(&Finding) -> bool,
+        keep_note: impl Fn(&SecretNote) -> bool,
+    ) -> Report {
         let mut findings: Vec<Finding> = found
             .images
             .iter()
             .zip(&plan.images)
-            .map(|(site, decision)| {
-                let resource = found.resource(site.resource);
-                let doc = found.doc_of(site.resource);
-                let node = doc.tree.node(site.node);
-                Finding {
-                    document: doc.chunk.number,
-                    source: resource.source.clone(),
-                    kind: resource.kind.clone(),
-                    api_version: resource.api_version.clone(),
-                    namespace: resource.namespace.clone(),
-                    name: resource.name.clone(),
-                    path: site.path.clone(),
-                    how: site.how.to_string(),
-                    container: site.container.clone(),
-                    line: node.line,
-                    column: node.col + 1,
-                    original: site.value.clone(),
-                    final_value: decision.value.clone(),
-                    status: match decision.status {
-                        Status::Rewritten => "rewritten",
-                        Status::Unchanged => "unchanged",
-                        Status::Skipped => "skipped",
-                        Status::Reported => "reported",
-                        Status::Invalid => "invalid",
-                    },
-                    reason: decision.reason.clone(),
-                }
-            })
+            .map(|(site, decision)| finding(found, site, decision))
+            .filter(|f| keep_finding(f))
             .collect();
         findings.sort_by_key(|f| (f.document, f.line, f.column));
+        // Each holder's change, by holder: looked up by index, not searched for, so a List of
+        // many pod specs that all change stays linear.
+        let mut changes: Vec<Option<&SecretChange>> = vec![None; found.holders.len()];
+        for change in &plan.secrets {
+            if let Some(slot) = changes.get_mut(change.holder) {
+                slot.get_or_insert(change);
+            }
+        }
         let secrets = found
             .holders
             .iter()
-            .enumerate()
-            .map(|(index, holder)| {
-                let change = plan.secrets.iter().find(|c| c.holder == index);
-                let resource = found.resource(holder.resource);
-                let doc = found.doc_of(holder.resource);
-                SecretNote {
-                    present: present_secrets(found, holder.resource, holder.node),
-                    document: doc.chunk.number,
-                    line: doc.tree.node(holder.node).line,
-                    location: location(
-                        doc.chunk.number,
-                        resource.source.as_deref(),
-                        &identity(resource),
-                        doc.tree.node(holder.node).line,
-                    ),
-                    resource: identity(resource),
-                    source: resource.source.clone(),
-                    path: join_path(&holder.path, "imagePullSecrets"),
-                    added: change.map(|c| c.add.clone()).unwrap_or_default(),
-                    removed: change.map(|c| c.remove.clone()).unwrap_or_default(),
-                }
-            })
+            .zip(changes)
+            .map(|(holder, change)| note(found, holder, change))
+            .filter(|n| keep_note(n))
             .collect();
         Report { findings, secrets }
     }
@@ -156,6 +132,7 @@ impl Report {
     pub fn warnings(&self) -> Vec<String> {
         self.findings
             .iter()
+            .filter(|f| f.warns())
             .filter_map(|f| {
                 let reason = f.reason.as_deref().unwrap_or_default();
                 let what = match f.status {
@@ -170,6 +147,57 @@ impl Report {
                 Some(printable(line, false))
             })
             .collect()
+    }
+}
+
+fn finding(found: &Found<'_>, site: &ImageSite, decision: &Decision) -> Finding {
+    let resource = found.resource(site.resource);
+    let doc = found.doc_of(site.resource);
+    let node = doc.tree.node(site.node);
+    Finding {
+        document: doc.chunk.number,
+        source: resource.source.clone(),
+        kind: resource.kind.clone(),
+        api_version: resource.api_version.clone(),
+        namespace: resource.namespace.clone(),
+        name: resource.name.clone(),
+        path: site.path.clone(),
+        how: site.how.to_string(),
+        container: site.container.clone(),
+        line: node.line,
+        column: node.col + 1,
+        original: site.value.clone(),
+        final_value: decision.value.clone(),
+        status: match decision.status {
+            Status::Rewritten => "rewritten",
+            Status::Unchanged => "unchanged",
+            Status::Skipped => "skipped",
+            Status::Reported => "reported",
+            Status::Invalid => "invalid",
+        },
+        reason: decision.reason.clone(),
+    }
+}
+
+fn note(found: &Found<'_>, holder: &Holder, change: Option<&SecretChange>) -> SecretNote {
+    let resource = found.resource(holder.resource);
+    let doc = found.doc_of(holder.resource);
+    let line = doc.tree.node(holder.node).line;
+    SecretNote {
+        present: present_secrets(found, holder.resource, holder.node),
+        document: doc.chunk.number,
+        line,
+        location: location(
+            doc.chunk.number,
+            resource.source.as_deref(),
+            &identity(resource),
+            line,
+        ),
+        resource: identity(resource),
+        source: resource.source.clone(),
+        path: join_path(&holder.path, "imagePullSecrets"),
+        added: change.map(|c| c.add.clone()).unwrap_or_default(),
+        removed: change.map(|c| c.remove.clone()).unwrap_or_default(),
     }
 }
 
@@ -201,6 +229,17 @@ impl SecretNote {
 }
 
 impl Finding {
+    /// Whether the run warns about it: not a valid image reference, or not safe to change.
+    pub fn warns(&self) -> bool {
+        matches!(self.status, "invalid" | "skipped")
+    }
+
+    /// Whether its final value is a reference without a digest (what `digests.require`
+    /// refuses).
+    pub fn lacks_digest(&self) -> bool {
+        self.status != "invalid" && !self.final_value.contains('@')
+    }
+
     /// `Kind/namespace/name` (the namespace part empty when the object sets none).
     pub fn identity(&self) -> String {
         format!(

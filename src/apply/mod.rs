@@ -8,6 +8,7 @@ mod secrets;
 
 pub use scalar::is_plain_safe;
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use crate::locate::Found;
@@ -82,6 +83,13 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
             line: doc.tree.node(node).line,
         });
     }
+    let mut out = image_splices(text, found, plan)?;
+    out.extend(secret_splices(text, found, plan)?);
+    Ok(out)
+}
+
+/// The new bytes of every image whose decision is an edit.
+fn image_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
     let mut out = Vec::new();
     for (site, decision) in found.images.iter().zip(&plan.images) {
         if !decision.edit {
@@ -104,6 +112,11 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })?;
         out.push(Splice::replace(range, new));
     }
+    Ok(out)
+}
+
+/// The `imagePullSecrets` edits of every holder whose pull secrets change.
+fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
     // Aliases that become lists of their own, as (document, node): an anchored list may be
     // edited in place only if all of its aliases are among them.
     let mut own_lists: Vec<(usize, NodeId)> = plan
@@ -116,10 +129,13 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         })
         .collect();
     own_lists.sort_unstable();
+    let dash_indents: Vec<OnceCell<usize>> = found.docs.iter().map(|_| OnceCell::new()).collect();
+    let mut out = Vec::new();
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
         let doc_id = found.resource(holder.resource).doc;
         let doc = found.doc(doc_id);
+        let unshared = OnceCell::new();
         let place = secrets::Place {
             text,
             tree: &doc.tree,
@@ -132,6 +148,7 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
                     crate::tree::Kind::Map { flow: true, .. }
                 )
             }),
+            dash_indent: dash_indents.get(doc_id).unwrap_or(&unshared),
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
@@ -155,27 +172,70 @@ fn template(source: &Option<String>) -> String {
 
 /// The output stream: the input with the splices carried out. It is kept as the input and
 /// the edits, in order, so the bytes that do not change are never copied in memory: they go
-/// from the input buffer to the writer.
+/// from the input buffer to the writer. The new text of all the edits is kept in one buffer
+/// rather than a string each: a stream of many small documents has millions of short edits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output<'a> {
     text: &'a str,
-    /// Sorted, not overlapping, each range inside `text` on character boundaries.
-    splices: Vec<Splice>,
+    /// Sorted, not overlapping, each range inside `text` on character boundaries, with where
+    /// its new text ends in `added` (it starts where the one before it ends).
+    edits: Vec<(Range<usize>, usize)>,
+    added: String,
 }
 
 impl<'a> Output<'a> {
+    /// `text` as it is.
+    pub fn unchanged(text: &'a str) -> Output<'a> {
+        Output {
+            text,
+            edits: Vec::new(),
+            added: String::new(),
+        }
+    }
+
+    /// Whether the output is the input as it is.
+    pub fn is_unchanged(&self) -> bool {
+        self.edits.is_empty()
+    }
+
+    /// Adds the edits of `later`, an output of the same text whose edits all come after
+    /// these (the next document's). Edits out of that order are a conflict.
+    pub fn append(&mut self, later: Output<'a>) -> Result<(), ApplyError> {
+        if !std::ptr::eq(self.text, later.text) {
+            return Err(ApplyError::Internal(
+                "edits of two different inputs were joined".to_string(),
+            ));
+        }
+        let copied = self.edits.last().map_or(0, |(range, _)| range.end);
+        if let Some((first, _)) = later.edits.first() {
+            if first.start < copied {
+                return Err(conflict(self.text, first.start));
+            }
+        }
+        let base = self.added.len();
+        self.added.push_str(&later.added);
+        self.edits.extend(
+            later
+                .edits
+                .into_iter()
+                .map(|(range, end)| (range, base + end)),
+        );
+        Ok(())
+    }
+
     /// The output in order: spans of the input, and the new text of each edit.
     pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
-        let mut copied = 0;
-        self.splices
+        let (mut copied, mut taken) = (0, 0);
+        self.edits
             .iter()
-            .flat_map(move |splice| {
-                let before = self.text.get(copied..splice.range.start);
-                copied = splice.range.end;
-                [before.unwrap_or_default(), splice.text.as_str()]
+            .flat_map(move |(range, end)| {
+                let before = self.text.get(copied..range.start);
+                let new = self.added.get(taken..*end);
+                (copied, taken) = (range.end, *end);
+                [before.unwrap_or_default(), new.unwrap_or_default()]
             })
             .chain(std::iter::once_with(move || {
-                let last = self.splices.last().map_or(0, |s| s.range.end);
+                let last = self.edits.last().map_or(0, |(range, _)| range.end);
                 self.text.get(last..).unwrap_or_default()
             }))
             .filter(|piece| !piece.is_empty())
@@ -183,9 +243,8 @@ impl<'a> Output<'a> {
 
     /// The length of the output in bytes.
     pub fn len(&self) -> usize {
-        let removed: usize = self.splices.iter().map(|s| s.range.len()).sum();
-        let added: usize = self.splices.iter().map(|s| s.text.len()).sum();
-        self.text.len() - removed + added
+        let removed: usize = self.edits.iter().map(|(range, _)| range.len()).sum();
+        self.text.len() - removed + self.added.len()
     }
 
     /// Whether the output is empty.
@@ -220,9 +279,7 @@ pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Output<'_>, ApplyEr
         // to the pod spec they share) are as much a conflict as overlapping edits.
         let insertion = splice.range.is_empty().then_some(splice.range.start);
         if splice.range.start < copied || (insertion.is_some() && insertion == previous_insertion) {
-            let before = text.get(..splice.range.start).unwrap_or_default();
-            let line = 1 + before.matches('\n').count();
-            return Err(ApplyError::Conflict { line });
+            return Err(conflict(text, splice.range.start));
         }
         // Splices are spans the parser reported in `text`: one outside it is a bug, reported
         // as one rather than a panic.
@@ -237,7 +294,22 @@ pub fn apply(text: &str, mut splices: Vec<Splice>) -> Result<Output<'_>, ApplyEr
         copied = splice.range.end;
         previous_insertion = insertion;
     }
-    Ok(Output { text, splices })
+    let mut added = String::with_capacity(splices.iter().map(|s| s.text.len()).sum());
+    let edits = splices
+        .into_iter()
+        .map(|splice| {
+            added.push_str(&splice.text);
+            (splice.range, added.len())
+        })
+        .collect();
+    Ok(Output { text, edits, added })
+}
+
+/// Two edits that overlap at `at`.
+fn conflict(text: &str, at: usize) -> ApplyError {
+    let before = text.get(..at).unwrap_or_default();
+    let line = 1 + before.matches('\n').count();
+    ApplyError::Conflict { line }
 }
 
 #[cfg(test)]
@@ -279,5 +351,33 @@ mod tests {
         ));
         let outside = vec![Splice::replace(8..40, "x".to_string())];
         assert!(matches!(apply(text, outside), Err(ApplyError::Internal(_))));
+    }
+
+    #[test]
+    fn outputs_of_documents_in_order_join_into_one() {
+        let text = "a: 1\n---\nb: 2\n";
+        let edit =
+            |at: usize, new: &str| apply(text, vec![Splice::replace(at..at + 1, new.into())]);
+        let mut whole = Output::unchanged(text);
+        assert!(whole.is_unchanged());
+        whole.append(edit(3, "10").unwrap()).unwrap();
+        whole.append(Output::unchanged(text)).unwrap();
+        whole.append(edit(12, "20").unwrap()).unwrap();
+        assert_eq!(whole.to_vec(), b"a: 10\n---\nb: 20\n");
+        assert_eq!(whole.len(), text.len() + 2);
+        let both = vec![
+            Splice::replace(3..4, "10".to_string()),
+            Splice::replace(12..13, "20".to_string()),
+        ];
+        assert_eq!(whole, apply(text, both).unwrap());
+        assert!(matches!(
+            whole.append(edit(3, "30").unwrap()),
+            Err(ApplyError::Conflict { line: 1 })
+        ));
+        let other = String::from(text);
+        assert!(matches!(
+            whole.append(Output::unchanged(&other)),
+            Err(ApplyError::Internal(_))
+        ));
     }
 }

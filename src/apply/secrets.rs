@@ -10,6 +10,7 @@
 //! it. An anchored list is edited in place only when every alias of it is being given a list
 //! of its own; otherwise the edit would leak to the aliases, and is refused.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use super::scalar::{double_quoted, new_scalar};
@@ -27,6 +28,10 @@ pub struct Place<'t, 'a> {
     pub has_own_list: &'t dyn Fn(NodeId) -> bool,
     /// Whether the document is JSON (its top node is a flow mapping): new text is JSON too.
     pub json: bool,
+    /// How far this document indents `- ` items past their key: found by a scan of the whole
+    /// document the first time a new key needs it, then shared by every holder of the
+    /// document (a List of many pod specs would otherwise scan it once per pod spec).
+    pub dash_indent: &'t OnceCell<usize>,
 }
 
 /// The `imagePullSecrets` value of `holder` when it is an alias: that alias gets a list of its
@@ -309,7 +314,11 @@ fn new_key(
     };
     let key_start = key_start(text, tree, first.0);
     let indent = " ".repeat(column(text, key_start));
-    let dash = " ".repeat(sequence_indent(text, tree));
+    let dash = " ".repeat(
+        *place
+            .dash_indent
+            .get_or_init(|| sequence_indent(text, tree)),
+    );
     let nl = place.newline;
     let items: String = add
         .iter()
