@@ -2,8 +2,10 @@
 //!
 //! Each located image gets a [`Decision`] (its final value, whether its bytes change, why);
 //! each pod spec or ServiceAccount gets the pull secrets to add and remove. YAML anchors are
-//! respected: an anchored image that is also used outside image fields is never changed, and
-//! an alias is rewritten only when its anchor's new value is not already what it needs.
+//! respected: when an anchored image is rewritten, its aliases outside image fields are written
+//! out as the value they read before (or, where that cannot be done faithfully, the image is left
+//! as it is); an alias in an image field is rewritten only when its anchor's new value is not
+//! already what it needs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +13,7 @@ use crate::locate::{Found, How, ImageSite};
 use crate::reference::{is_under, Reference};
 use crate::rewrite::{Context, Outcome, Rewriter};
 use crate::rules::{Rules, SecretGrant};
-use crate::tree::{Kind, NodeId};
+use crate::tree::{Kind, NodeId, ScalarStyle};
 
 /// Every decision, in the order of [`Found::images`] and [`Found::holders`].
 #[derive(Debug, Default)]
@@ -21,6 +23,10 @@ pub struct Plan {
     /// Nodes, as (document, node), that resources share through an alias or a merge key and
     /// that the rules would give different values: nothing can be written faithfully.
     pub conflicts: Vec<(usize, NodeId)>,
+    /// Aliases, as (document, alias node, text), of a rewritten anchored image that are read
+    /// outside image fields (or not read at all): each is replaced by the value it read before,
+    /// so that only the image fields change.
+    pub inline: Vec<(usize, NodeId, String)>,
 }
 
 /// What happens to one image site.
@@ -62,13 +68,14 @@ pub fn plan(found: &Found<'_>, rules: &Rules, rewriter: &Rewriter<'_>) -> Plan {
         .iter()
         .map(|site| decide(found, site, rewriter))
         .collect();
-    share_anchors(found, &mut images);
+    let inline = share_anchors(found, &mut images);
     let conflicts = conflicts(found, &images);
     let secrets = pull_secrets(found, rules, &images);
     Plan {
         images,
         secrets,
         conflicts,
+        inline,
     }
 }
 
@@ -81,6 +88,30 @@ fn conflicts(found: &Found<'_>, images: &[Decision]) -> Vec<(usize, NodeId)> {
     }
     let mut values: HashMap<(usize, NodeId, Option<usize>), &str> = HashMap::new();
     let mut conflicts = Vec::new();
+    // A node Kubernetes reads from more places than reimage reads it as an image: an edit
+    // would change a field that is not an image (the anchored definition of a container list
+    // under `metadata`, say).
+    let mut reads: HashMap<usize, Vec<u32>> = HashMap::new();
+    for (site, decision) in found.images.iter().zip(images) {
+        let doc = found.resource(site.resource).doc;
+        let tree = &found.doc(doc).tree;
+        if !decision.edit || !tree.shares_nodes() {
+            continue;
+        }
+        if let Kind::Alias { .. } = tree.node(site.node).kind {
+            continue;
+        }
+        let all = reads.entry(doc).or_insert_with(|| tree.reads());
+        let read = all.get(site.node).copied().unwrap_or(0);
+        let as_image = found
+            .image_reads
+            .get(&(doc, site.node))
+            .copied()
+            .unwrap_or(0);
+        if usize::try_from(read).unwrap_or(usize::MAX) > as_image {
+            conflicts.push((doc, site.node));
+        }
+    }
     for (site, decision) in found.images.iter().zip(images) {
         let doc = found.resource(site.resource).doc;
         let key = (doc, site.node, site.part.as_ref().map(|p| p.start));
@@ -154,13 +185,15 @@ fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
     }
 }
 
-/// Applies the anchor rules to decisions of sites that define or use anchors.
-fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
+/// Applies the anchor rules to decisions of sites that define or use anchors, and returns the
+/// aliases to write out as the value they read before.
+fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, NodeId, String)> {
     let site_nodes: HashSet<(usize, NodeId)> = found
         .images
         .iter()
         .map(|s| (found.resource(s.resource).doc, s.node))
         .collect();
+    let mut inline = Vec::new();
     // Anchored sites first: they decide what their aliases will read.
     let mut anchored: HashMap<(usize, usize), String> = HashMap::new();
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
@@ -169,21 +202,33 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
         let Some(anchor) = tree.node(site.node).anchor.filter(|_| site.part.is_none()) else {
             continue;
         };
-        let shared_elsewhere = tree
+        let elsewhere: Vec<NodeId> = tree
             .aliases_of(anchor)
-            .any(|alias| !site_nodes.contains(&(doc, alias)));
-        if shared_elsewhere && decision.edit {
-            let reason = format!(
-                "the value is a YAML anchor also used outside image fields, so it was left as it is \
-                 (it would have become `{}`); give the image its own value",
-                decision.value
-            );
-            *decision = Decision {
-                value: site.value.clone(),
-                status: Status::Skipped,
-                reason: Some(reason),
-                edit: false,
-            };
+            .filter(|alias| !site_nodes.contains(&(doc, *alias)))
+            .collect();
+        if !elsewhere.is_empty() && decision.edit {
+            // The other readers keep the old value, written out in their place; a value whose
+            // text cannot be written again as the same thing keeps the image as it is.
+            match old_text(tree, site.node) {
+                Some(text) => inline.extend(
+                    elsewhere
+                        .into_iter()
+                        .map(|alias| (doc, alias, text.clone())),
+                ),
+                None => {
+                    let reason = format!(
+                        "the value is a YAML anchor also used outside image fields, so it was left \
+                         as it is (it would have become `{}`); give the image its own value",
+                        decision.value
+                    );
+                    *decision = Decision {
+                        value: site.value.clone(),
+                        status: Status::Skipped,
+                        reason: Some(reason),
+                        edit: false,
+                    };
+                }
+            }
         }
         anchored.insert((doc, anchor), decision.value.clone());
     }
@@ -196,6 +241,31 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) {
             let reads = anchored.get(&(doc, target)).unwrap_or(&site.value);
             decision.edit = *reads != decision.value;
         }
+    }
+    inline
+}
+
+/// The text that reads as an anchored scalar's old value, untagged: a plain value as it is when
+/// that is safe to write anywhere; any other string (quoted, a block, `!!str`, decoded
+/// `!!binary`) as a string. `None` for a plain value YAML may read as something else, and for
+/// other tags.
+fn old_text(tree: &crate::tree::Tree<'_>, node: NodeId) -> Option<String> {
+    use crate::tree::Tag;
+    let node = tree.node(node);
+    let Kind::Scalar { value, style } = &node.kind else {
+        return None;
+    };
+    let string = match node.tag {
+        Tag::None => *style != ScalarStyle::Plain,
+        Tag::Str | Tag::Binary => true,
+        Tag::Null | Tag::Merge | Tag::Other => return None,
+    };
+    if crate::apply::is_plain_safe(value) {
+        Some(value.to_string())
+    } else if string {
+        Some(crate::apply::double_quoted(value))
+    } else {
+        None
     }
 }
 

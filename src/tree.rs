@@ -401,6 +401,79 @@ impl<'a> Tree<'a> {
         !self.aliases.is_empty() || !self.merging.is_empty()
     }
 
+    /// How many places Kubernetes reads each node from (saturating): 1 for a node written
+    /// once, more for one reached through aliases of collections or merge keys, 0 for one it
+    /// never reads (a value shadowed by a later duplicate key). Aliases of scalars are not
+    /// followed: their reads are counted at the alias.
+    pub fn reads(&self) -> Vec<u32> {
+        let mut reads = vec![0u32; self.len()];
+        let Some(root) = self.root else {
+            return reads;
+        };
+        // Kahn's algorithm over the graph of what is read from what.
+        let mut parents = vec![0u32; self.len()];
+        let mut seen = vec![false; self.len()];
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            if std::mem::replace(seen.get_mut(node).unwrap_or(&mut true), true) {
+                continue;
+            }
+            for child in self.read_children(node) {
+                if let Some(p) = parents.get_mut(child) {
+                    *p += 1;
+                }
+                stack.push(child);
+            }
+        }
+        if let Some(r) = reads.get_mut(root) {
+            *r = 1;
+        }
+        let mut ready = vec![root];
+        while let Some(node) = ready.pop() {
+            let count = reads.get(node).copied().unwrap_or(0);
+            for child in self.read_children(node) {
+                if let Some(r) = reads.get_mut(child) {
+                    *r = r.saturating_add(count);
+                }
+                if let Some(p) = parents.get_mut(child) {
+                    *p -= 1;
+                    if *p == 0 {
+                        ready.push(child);
+                    }
+                }
+            }
+        }
+        reads
+    }
+
+    /// The nodes Kubernetes reads from a collection: each key's winning value, each item;
+    /// aliases of collections resolved, aliases of scalars left out.
+    fn read_children(&self, node: NodeId) -> Vec<NodeId> {
+        let resolve = |v: NodeId| {
+            let r = self.resolve(v);
+            (r == v || !matches!(self.node(r).kind, Kind::Scalar { .. })).then_some(r)
+        };
+        match &self.node(node).kind {
+            Kind::Seq { items, .. } => items.iter().filter_map(|i| resolve(*i)).collect(),
+            Kind::Map { .. } => {
+                let fields = self.fields(node);
+                let mut last: HashMap<&str, usize> = HashMap::new();
+                for (i, (k, _)) in fields.iter().enumerate() {
+                    if let Some(key) = self.key(*k) {
+                        last.insert(key, i);
+                    }
+                }
+                fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (k, _))| self.key(*k).is_none_or(|key| last.get(key) == Some(i)))
+                    .filter_map(|(_, (_, v))| resolve(*v))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The number of nodes; ids run from 0 to this.
     pub fn len(&self) -> usize {
         self.nodes.len()

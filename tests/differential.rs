@@ -1,6 +1,6 @@
 //! A differential test of reimage against the YAML reader Kubernetes uses: apimachinery's
 //! document splitting, then sigs.k8s.io/yaml over go-yaml v2 (YAML 1.1), run as the shared
-//! `k8s-yaml-view` tool. It proves that on every generated stream reimage either fails closed
+//! `k8s-yaml-view` tool (`../shared/tools/k8s-yaml-view`, built by `tests/common`). It proves that on every generated stream reimage either fails closed
 //! (non-zero exit, nothing on standard output, one `reimage: ` line on standard error that
 //! names a construct it does not support, see [`REFUSAL_PHRASES`]) or, with a catch-all
 //! mirror and a pull secret:
@@ -67,21 +67,7 @@ const REFUSAL_PHRASES: &[&str] = &["refused", "not supported", "cannot edit"];
 
 /// Grammar features not generated, because reimage does not yet read them as Kubernetes does.
 /// Remove a feature when it is fixed (try it first with `REIMAGE_DIFFERENTIAL_ENABLE=name`).
-const KNOWN_GAPS: &[Feature] = &[
-    Feature::MergeKey,
-    Feature::MergeInline,
-    Feature::MergeList,
-    // Needs one of the three merges above to be generated at all.
-    Feature::MergeAfterKey,
-    Feature::BinaryTag,
-    Feature::NullPullSecrets,
-    Feature::BreakInComment,
-    Feature::HiddenAfterBreak,
-    Feature::SeparatorHash,
-    Feature::CrOnly,
-    Feature::DuplicateKeys,
-    Feature::IndentedStart,
-];
+const KNOWN_GAPS: &[Feature] = &[];
 
 /// The fixed-seed batch of `cargo test`.
 const FIXED_SEED: u64 = 0x5EED_D1FF_0001;

@@ -6,7 +6,7 @@
 mod scalar;
 mod secrets;
 
-pub use scalar::is_plain_safe;
+pub use scalar::{double_quoted, is_plain_safe};
 
 use std::cell::OnceCell;
 use std::ops::Range;
@@ -63,7 +63,7 @@ pub enum ApplyError {
     },
     #[error("line {line}: the same bytes would be changed in two different ways (a YAML alias shared by resources the rules treat differently); give the resources their own values or narrow the rule's `select`")]
     Conflict { line: usize },
-    #[error("document {document}{template}, line {line}: resources that share this value through a YAML anchor, alias or merge key would get different images; give each resource its own value, or narrow the rule's `select`")]
+    #[error("document {document}{template}, line {line}: cannot edit this image: it is also read through a YAML anchor, alias or merge key by a resource or field that the rules would leave as it is; give each its own value, or narrow the rule's `select`")]
     Shared {
         document: usize,
         template: String,
@@ -84,6 +84,9 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         });
     }
     let mut out = image_splices(text, found, plan)?;
+    out.extend(plan.inline.iter().map(|(doc, alias, old)| {
+        Splice::replace(found.doc(*doc).tree.node(*alias).span.clone(), old.clone())
+    }));
     out.extend(secret_splices(text, found, plan)?);
     Ok(out)
 }

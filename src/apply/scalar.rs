@@ -39,7 +39,16 @@ fn untagged(text: &str, node: &Node<'_>, value: &str) -> (std::ops::Range<usize>
         Some(anchor) => format!("{anchor} {new}"),
         None => new,
     };
-    (node.props..node.span.end, new)
+    // A block scalar's span runs past its last line break: that and what follows stay.
+    let source = text.get(node.span.clone()).unwrap_or_default();
+    let end = match &node.kind {
+        Kind::Scalar {
+            style: ScalarStyle::Literal | ScalarStyle::Folded,
+            ..
+        } => node.span.start + source.trim_end().len(),
+        _ => node.span.end,
+    };
+    (node.props..end, new)
 }
 
 /// The bytes that replace the reference `old` inside the string of `node` by `new`, for a

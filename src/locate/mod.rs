@@ -29,6 +29,11 @@ pub struct Found<'a> {
     pub resources: Vec<Resource>,
     pub images: Vec<ImageSite>,
     pub holders: Vec<Holder>,
+    /// In documents where one node can be read from several places (aliases, merge keys):
+    /// for each (document, scalar node) that holds an image, how many distinct places
+    /// (resource and field path) read it as one. Compared with how many places Kubernetes
+    /// reads it at all, it tells whether an edit would leak outside image fields.
+    pub image_reads: std::collections::HashMap<(usize, NodeId), usize>,
 }
 
 impl<'a> Found<'a> {
@@ -171,6 +176,7 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
         resources: Vec::new(),
         images: Vec::new(),
         holders: Vec::new(),
+        image_reads: std::collections::HashMap::new(),
     };
     for chunk in stream.chunks() {
         let origin = Origin {

@@ -26,6 +26,8 @@ pub(super) struct Walker<'f, 'a, 't> {
     /// a document of many containers or pods stays linear.
     seen_pod_specs: HashSet<(usize, NodeId)>,
     seen_fields: HashSet<(usize, NodeId)>,
+    /// `(resource, node, path)` of every image read, in documents that share nodes.
+    read_paths: HashSet<(usize, NodeId, String)>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
@@ -36,6 +38,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             doc,
             seen_pod_specs: HashSet::new(),
             seen_fields: HashSet::new(),
+            read_paths: HashSet::new(),
         }
     }
 
@@ -184,6 +187,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         let Some(mut value) = self.string(node) else {
             return;
         };
+        self.count_read(resource, node, &path);
         // Two rows can lead to one field (a built-in row and a `paths:` rule): keep one site.
         if !self.seen_fields.insert((resource, node)) {
             return;
@@ -200,6 +204,17 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             how: How::Field,
             rewrite: true,
         });
+    }
+
+    /// Counts one more place that reads `node` as an image (see [`Found::image_reads`]).
+    fn count_read(&mut self, resource: usize, node: NodeId, path: &str) {
+        let tree = self.tree();
+        if !tree.shares_nodes() || matches!(tree.node(node).kind, Kind::Alias { .. }) {
+            return;
+        }
+        if self.read_paths.insert((resource, node, path.to_string())) {
+            *self.found.image_reads.entry((self.doc, node)).or_default() += 1;
+        }
     }
 
     /// The string value of a scalar node (aliases resolved); `None` for null and collections.
@@ -338,6 +353,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         mode: ScanMode,
         found: Match,
     ) {
+        self.count_read(resource, node, &path);
         self.found.images.push(ImageSite {
             resource,
             node,

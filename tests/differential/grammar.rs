@@ -270,6 +270,10 @@ const FREE: &[&str] = &[
     "tail: ",
 ];
 
+/// Written for a value that needs quotes when no quoting is enabled (images and names never
+/// need them).
+const STAND_IN: &str = "stand-in";
+
 const NAMES: &[&str] = &["web", "api", "worker", "db", "cache"];
 const COMMENTS: &[&str] = &[
     " note",
@@ -318,6 +322,8 @@ pub enum Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Style {
     Plain,
+    /// The text needs quotes and no quoting is enabled: a plain stand-in is written instead.
+    StandIn,
     Single,
     Double,
     Escaped,
@@ -1211,6 +1217,10 @@ impl Generator<'_> {
                 out.push_str(&value);
                 self.end_line(out);
             }
+            Style::StandIn => {
+                out.push_str(STAND_IN);
+                self.end_line(out);
+            }
             style => {
                 let value = self.quoted_break(value, role);
                 let quoted = self.quote(&value, style);
@@ -1263,7 +1273,7 @@ impl Generator<'_> {
             } else {
                 &["|-", "|", "|+"]
             };
-            return Style::Literal(self.rng.pick::<&str>(headers));
+            return Style::Literal(self.rng.pick::<&'static str>(headers));
         }
         if !flow && role != Role::Name && single_line && self.on(Feature::FoldedBlock, 6) {
             return Style::Folded;
@@ -1279,7 +1289,7 @@ impl Generator<'_> {
             self.used.insert(Feature::SingleQuoted);
             return Style::Single;
         }
-        Style::Plain
+        Style::StandIn
     }
 
     fn quote(&mut self, value: &str, style: Style) -> String {
@@ -1359,6 +1369,7 @@ impl Generator<'_> {
                 let style = self.style(text, *role, true);
                 match style {
                     Style::Plain => text.clone(),
+                    Style::StandIn => STAND_IN.to_owned(),
                     style => self.quote(text, style),
                 }
             }
