@@ -299,8 +299,9 @@ fn many_anchors_and_aliases_stay_linear() {
     );
 
     // 20 000 anchored images, each with an alias: each anchor is rewritten in place, and its
-    // alias follows it. Memory here grows with the images found (each is kept for the report,
-    // with its own path and messages), not with the bytes: about 2 KB per image on top.
+    // alias follows it. Memory here grows with the images found (each is kept with its own
+    // path, value and decision while its document is in flight), not with the bytes: up to
+    // 2 KB per image on top.
     let mut pairs = String::from(head);
     let mut expected = String::from(head).replacen("nginx:1", MIRRORED, 1);
     for i in 0..20_000 {
