@@ -300,8 +300,9 @@ fn many_anchors_and_aliases_stay_linear() {
     );
 
     // 20 000 anchored images, each with an alias: each anchor is rewritten in place, and its
-    // alias follows it. Memory here grows with the images found (each is kept for the report,
-    // with its own path and messages), not with the bytes: about 2 KB per image on top.
+    // alias follows it. Memory here grows with the images found (each is kept with its own
+    // path, value and decision while its document is in flight), not with the bytes: up to
+    // 2 KB per image on top.
     let mut pairs = String::from(head);
     let mut expected = String::from(head).replacen("nginx:1", MIRRORED, 1);
     for i in 0..20_000 {
@@ -322,6 +323,103 @@ fn many_anchors_and_aliases_stay_linear() {
     assert!(
         run.stdout == expected.as_bytes(),
         "many anchored images: wrong output"
+    );
+}
+
+#[test]
+fn items_that_start_below_their_dashes_stay_linear() {
+    // A List of 20 000 pods whose items, and whose containers, start on the line after their
+    // `-`: no line holds both a sequence and its dash, and every pod spec is given a new
+    // `imagePullSecrets` key, written at the indentation the document uses for lists.
+    let pods = 20_000;
+    let head = "apiVersion: v1\nkind: List\nitems:\n";
+    let (mut input, mut expected) = (String::from(head), String::from(head));
+    for i in 0..pods {
+        let pod = format!(
+            "-\n  apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n    containers:\n    -\n      name: a\n      image: nginx:1\n"
+        );
+        expected.push_str(&String::from_utf8(mirrored(&pod)).unwrap());
+        expected.push_str("    imagePullSecrets:\n    - name: mirror-pull\n");
+        input.push_str(&pod);
+    }
+    let run = run(RULES, input.as_bytes());
+    // One document: 7 nodes for the List, 18 for each pod.
+    let nodes = 7 + 18 * pods as u64;
+    let memory = memory_budget(input.len()) + BYTES_PER_NODE * nodes;
+    check_bounds("items below their dashes", &run, input.len(), memory);
+    assert_eq!(run.status, Some(0), "{}", tail(&run.stderr));
+    assert!(
+        run.stdout == expected.as_bytes(),
+        "items below their dashes: wrong output"
+    );
+}
+
+#[test]
+fn a_long_list_that_aliases_one_image_and_one_pull_secret_list() {
+    // A List of 200 000 pods: the first defines its image and its pull secrets as anchors,
+    // every other pod aliases both. The anchored image is rewritten once, for all its aliases;
+    // each alias of the list is given a list of its own, and the anchored list is edited in
+    // place (all of its aliases now have their own).
+    let pods = 200_000;
+    let head = "apiVersion: v1\nkind: List\nitems:\n";
+    let first = "- apiVersion: v1\n  kind: Pod\n  metadata: {name: p0}\n  spec:\n    imagePullSecrets: &ps [{name: regcred}]\n    containers:\n    - name: a\n      image: &img nginx:1\n";
+    let mut input = format!("{head}{first}");
+    let mut expected = format!(
+        "{head}{}",
+        first
+            .replace("&ps [", "&ps [{name: mirror-pull}, ")
+            .replace("&img nginx:1", &format!("&img {MIRRORED}"))
+    );
+    for i in 1..pods {
+        let pod = format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{i}}}\n  spec:\n    imagePullSecrets: *ps\n    containers:\n    - name: a\n      image: *img\n"
+        );
+        expected.push_str(&pod.replace(
+            "imagePullSecrets: *ps",
+            "imagePullSecrets: [{name: mirror-pull}, {name: regcred}]",
+        ));
+        input.push_str(&pod);
+    }
+    let run = run(RULES, input.as_bytes());
+    // One document: 7 nodes for the List, 20 for each pod (23 for the first).
+    let nodes = 10 + 20 * pods as u64;
+    let memory = memory_budget(input.len()) + BYTES_PER_NODE * nodes;
+    check_bounds("a long aliasing List", &run, input.len(), memory);
+    assert_eq!(run.status, Some(0), "{}", tail(&run.stderr));
+    assert!(
+        run.stdout == expected.as_bytes(),
+        "a long aliasing List: wrong output"
+    );
+}
+
+#[test]
+fn half_a_million_small_pods() {
+    // 500 000 documents of 100 bytes (49 MB), each a pod with one image: every image is
+    // rewritten and every pod spec given a pull secret, and the report of each must not
+    // outweigh the stream, in this run or in one without rules, where nothing changes.
+    let (mut input, mut expected) = (String::new(), String::new());
+    for i in 0..500_000 {
+        let pod = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers: [{{name: a, image: nginx:1}}]\n"
+        );
+        expected.push_str(&String::from_utf8(mirrored(&pod)).unwrap());
+        expected.push_str("  imagePullSecrets:\n  - name: mirror-pull\n---\n");
+        input.push_str(&pod);
+        input.push_str("---\n");
+    }
+    expect_output("500 000 small pods", input.as_bytes(), expected.as_bytes());
+    drop(expected);
+    let run = run(&[], input.as_bytes());
+    check_bounds(
+        "500 000 small pods, no rules",
+        &run,
+        input.len(),
+        memory_budget(input.len()),
+    );
+    assert_eq!(run.status, Some(0), "{}", tail(&run.stderr));
+    assert!(
+        run.stdout == input.as_bytes(),
+        "500 000 small pods, no rules: the output differs from the input"
     );
 }
 
