@@ -95,10 +95,9 @@ fn conflicts(found: &Found<'_>, images: &[Decision]) -> Vec<(usize, NodeId)> {
     for (site, decision) in found.images.iter().zip(images) {
         let doc = found.resource(site.resource).doc;
         let tree = &found.doc(doc).tree;
-        if !decision.edit || !tree.shares_nodes() {
-            continue;
-        }
-        if let Kind::Alias { .. } = tree.node(site.node).kind {
+        // What Kubernetes reads here changes: by an edit of these bytes, or of the anchor an
+        // alias here reads.
+        if decision.value == site.value || !tree.shares_nodes() {
             continue;
         }
         let all = reads.entry(doc).or_insert_with(|| tree.reads());
@@ -188,9 +187,12 @@ fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
 /// Applies the anchor rules to decisions of sites that define or use anchors, and returns the
 /// aliases to write out as the value they read before.
 fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, NodeId, String)> {
+    // Only sites the rules may rewrite read an anchor as an image; a reported string (an env
+    // value that looks like a reference) keeps the value it read, like any other reader.
     let site_nodes: HashSet<(usize, NodeId)> = found
         .images
         .iter()
+        .filter(|s| s.rewrite)
         .map(|s| (found.resource(s.resource).doc, s.node))
         .collect();
     let mut inline = Vec::new();

@@ -404,7 +404,7 @@ impl<'a> Tree<'a> {
     /// How many places Kubernetes reads each node from (saturating): 1 for a node written
     /// once, more for one reached through aliases of collections or merge keys, 0 for one it
     /// never reads (a value shadowed by a later duplicate key). Aliases of scalars are not
-    /// followed: their reads are counted at the alias.
+    /// followed: their reads are counted at the alias node.
     pub fn reads(&self) -> Vec<u32> {
         let mut reads = vec![0u32; self.len()];
         let Some(root) = self.root else {
@@ -447,11 +447,12 @@ impl<'a> Tree<'a> {
     }
 
     /// The nodes Kubernetes reads from a collection: each key's winning value, each item;
-    /// aliases of collections resolved, aliases of scalars left out.
+    /// aliases of collections resolved, aliases of scalars as themselves.
     fn read_children(&self, node: NodeId) -> Vec<NodeId> {
         let resolve = |v: NodeId| {
             let r = self.resolve(v);
-            (r == v || !matches!(self.node(r).kind, Kind::Scalar { .. })).then_some(r)
+            let scalar = matches!(self.node(r).kind, Kind::Scalar { .. });
+            Some(if scalar { v } else { r })
         };
         match &self.node(node).kind {
             Kind::Seq { items, .. } => items.iter().filter_map(|i| resolve(*i)).collect(),

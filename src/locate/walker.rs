@@ -209,7 +209,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     /// Counts one more place that reads `node` as an image (see [`Found::image_reads`]).
     fn count_read(&mut self, resource: usize, node: NodeId, path: &str) {
         let tree = self.tree();
-        if !tree.shares_nodes() || matches!(tree.node(node).kind, Kind::Alias { .. }) {
+        if !tree.shares_nodes() {
             return;
         }
         if self.read_paths.insert((resource, node, path.to_string())) {
@@ -353,7 +353,10 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         mode: ScanMode,
         found: Match,
     ) {
-        self.count_read(resource, node, &path);
+        let rewrite = found.confident && mode == ScanMode::Rewrite;
+        if rewrite {
+            self.count_read(resource, node, &path);
+        }
         self.found.images.push(ImageSite {
             resource,
             node,
@@ -363,7 +366,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             value: found.value,
             part: found.part,
             how,
-            rewrite: found.confident && mode == ScanMode::Rewrite,
+            rewrite,
         });
     }
 
