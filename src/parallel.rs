@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::sync::Mutex;
 
 /// Below this many input bytes, one thread does all the work: starting a thread (about 0.1 ms)
@@ -26,12 +26,13 @@ pub fn threads_for(len: usize) -> usize {
         .min(MAX_THREADS)
 }
 
-/// Calls `work` on every item, on up to `threads` threads, and hands the `Some` results to
-/// `take`, on the calling thread, in the order of the items. The items are taken one at a time,
-/// so that only as many are in flight as there are threads, and each result is taken as soon
-/// as the results before it are: a long stream's results never wait all together to be merged.
-/// The first error from `take` stops the work and is returned; a panic in `work` is carried to
-/// the caller.
+/// Calls `work` on every item, on up to `threads` threads (the calling one among them), and
+/// hands the `Some` results to `take`, on the calling thread, in the order of the items. The
+/// items are taken one at a time, so that only as many are in flight as there are threads, and
+/// each result is taken as soon as the calling thread is between two items of its own and the
+/// results before it are in: a long stream's results never wait all together to be merged, and
+/// no thread sleeps while there is work. The first error from `take` stops the work and is
+/// returned; a panic in `work` is carried to the caller.
 pub fn for_each_in_order<I, R, E, F, T>(
     items: I,
     threads: usize,
@@ -52,7 +53,7 @@ where
     let (next, work) = (&next, &work);
     std::thread::scope(|scope| {
         let (results, done) = mpsc::channel();
-        let workers: Vec<_> = (0..threads)
+        let helpers: Vec<_> = (1..threads)
             .map(|_| {
                 let results = results.clone();
                 scope.spawn(move || {
@@ -65,10 +66,21 @@ where
                 })
             })
             .collect();
-        drop(results);
-        let taken = in_order(done, &mut take);
-        for worker in workers {
-            worker
+        let mut order = InOrder::new(&mut take);
+        let own = || {
+            while let Some((index, item)) = next() {
+                order.put(index, work(item))?;
+                done.try_iter()
+                    .try_for_each(|(index, result)| order.put(index, result))?;
+            }
+            drop(results);
+            done.iter()
+                .try_for_each(|(index, result)| order.put(index, result))
+        };
+        let taken = own();
+        drop(done);
+        for helper in helpers {
+            helper
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
@@ -76,24 +88,33 @@ where
     })
 }
 
-/// Receives `(index, result)` pairs in any order until every sender is gone, and hands the
-/// results to `take` in the order of their indexes (0, 1, 2, …), each as soon as it can.
-fn in_order<R, E>(
-    done: Receiver<(usize, Option<R>)>,
-    take: &mut impl FnMut(R) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut waiting = BTreeMap::new();
-    let mut next = 0;
-    for (index, result) in done {
-        waiting.insert(index, result);
-        while let Some(result) = waiting.remove(&next) {
-            next += 1;
-            if let Some(result) = result {
-                take(result)?;
-            }
+/// Results that come in any order, handed to `take` in the order of their indexes (0, 1, 2,
+/// …), each as soon as the ones before it are in.
+struct InOrder<'t, R, T> {
+    take: &'t mut T,
+    waiting: BTreeMap<usize, Option<R>>,
+    next: usize,
+}
+
+impl<'t, R, E, T: FnMut(R) -> Result<(), E>> InOrder<'t, R, T> {
+    fn new(take: &'t mut T) -> Self {
+        InOrder {
+            take,
+            waiting: BTreeMap::new(),
+            next: 0,
         }
     }
-    Ok(())
+
+    fn put(&mut self, index: usize, result: Option<R>) -> Result<(), E> {
+        self.waiting.insert(index, result);
+        while let Some(result) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            if let Some(result) = result {
+                (self.take)(result)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
