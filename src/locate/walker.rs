@@ -26,8 +26,6 @@ pub(super) struct Walker<'f, 'a, 't> {
     /// a document of many containers or pods stays linear.
     seen_pod_specs: HashSet<(usize, NodeId)>,
     seen_fields: HashSet<(usize, NodeId)>,
-    /// `(resource, node, path)` of every image read, in documents that share nodes.
-    read_paths: HashSet<(usize, NodeId, String)>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
@@ -38,7 +36,6 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             doc,
             seen_pod_specs: HashSet::new(),
             seen_fields: HashSet::new(),
-            read_paths: HashSet::new(),
         }
     }
 
@@ -71,7 +68,19 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         }
         let group = table::group_of(&api_version).to_string();
         let resource = self.resource(node, kind.clone(), api_version);
-        let rows: Vec<_> = self.table.rows_for(&kind, &group).cloned().collect();
+        let mut rows: Vec<_> = self.table.rows_for(&kind, &group).cloned().collect();
+        // A `paths:` rule may repeat a built-in row: each field is followed once, so every
+        // image read below is a place of its own.
+        let mut unique = Vec::with_capacity(rows.len());
+        for row in rows.drain(..) {
+            if !unique
+                .iter()
+                .any(|r: &table::Row| r.path == row.path && r.target == row.target)
+            {
+                unique.push(row);
+            }
+        }
+        let rows = unique;
         let known = !rows.is_empty();
         let first_holder = self.found.holders.len();
         let first_image = self.found.images.len();
@@ -187,7 +196,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         let Some(mut value) = self.string(node) else {
             return;
         };
-        self.count_read(resource, node, &path);
+        self.count_read(node);
         // Two rows can lead to one field (a built-in row and a `paths:` rule): keep one site.
         if !self.seen_fields.insert((resource, node)) {
             return;
@@ -206,13 +215,11 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         });
     }
 
-    /// Counts one more place that reads `node` as an image (see [`Found::image_reads`]).
-    fn count_read(&mut self, resource: usize, node: NodeId, path: &str) {
-        let tree = self.tree();
-        if !tree.shares_nodes() {
-            return;
-        }
-        if self.read_paths.insert((resource, node, path.to_string())) {
+    /// Counts one more place that reads `node` as an image (see [`Found::image_reads`]). The
+    /// walk reaches each place once: rows are unique, and a pod spec is walked once per
+    /// resource.
+    fn count_read(&mut self, node: NodeId) {
+        if self.tree().shares_nodes() {
             *self.found.image_reads.entry((self.doc, node)).or_default() += 1;
         }
     }
@@ -355,7 +362,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     ) {
         let rewrite = found.confident && mode == ScanMode::Rewrite;
         if rewrite {
-            self.count_read(resource, node, &path);
+            self.count_read(node);
         }
         self.found.images.push(ImageSite {
             resource,
