@@ -201,7 +201,9 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resource(site.resource).doc;
         let tree = &found.doc(doc).tree;
-        let Some(anchor) = tree.node(site.node).anchor.filter(|_| site.part.is_none()) else {
+        // A reference that is part of an anchored string (`--image=…`) changes the string
+        // for every alias too: those aliases are handled like those of a whole value.
+        let Some(anchor) = tree.node(site.node).anchor else {
             continue;
         };
         let elsewhere: Vec<NodeId> = tree
@@ -232,9 +234,16 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
                 }
             }
         }
-        anchored.insert((doc, anchor), decision.value.clone());
+        if site.part.is_none() {
+            anchored.insert((doc, anchor), decision.value.clone());
+        }
     }
+    // Aliases in image fields: edited only when what their anchor will read is not what they
+    // need. Sites only reported are never edited.
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
+        if !site.rewrite {
+            continue;
+        }
         let doc = found.resource(site.resource).doc;
         if let (Kind::Alias { target }, None) =
             (&found.doc(doc).tree.node(site.node).kind, &site.part)
@@ -258,7 +267,7 @@ fn old_text(tree: &crate::tree::Tree<'_>, node: NodeId) -> Option<String> {
         return None;
     };
     let string = match node.tag {
-        Tag::None => *style != ScalarStyle::Plain,
+        Tag::None | Tag::NonSpecific => *style != ScalarStyle::Plain,
         Tag::Str | Tag::Binary => true,
         Tag::Null | Tag::Merge | Tag::Other => return None,
     };

@@ -263,7 +263,7 @@ fn chunk(text: &str, number: usize, range: Range<usize>, first_line: usize) -> C
 
 /// The path named by the first `# Source: …` comment line, as Helm writes it.
 fn helm_source(body: &str) -> Option<String> {
-    body.lines()
+    body.split(['\n', '\r'])
         .map(str::trim_start)
         .take_while(|line| line.is_empty() || line.starts_with('#'))
         .find_map(|line| line.strip_prefix("# Source:"))

@@ -41,6 +41,8 @@ pub struct Tree<'a> {
     aliases: Vec<(usize, NodeId)>,
     /// The mappings that hold a merge key, sorted; lookups in other mappings take no detour.
     merging: Vec<NodeId>,
+    /// The mappings that a merge key merges somewhere, sorted.
+    merged: Vec<NodeId>,
 }
 
 /// A node and where it is.
@@ -57,6 +59,22 @@ pub struct Node<'a> {
     /// The anchor this node defines, if any (numbered from 1 in document order).
     pub anchor: Option<usize>,
     pub tag: Tag,
+}
+
+impl Node<'_> {
+    /// `new` written where this node is, with the node's anchor kept and its tag dropped:
+    /// `&name new`, or `new`.
+    pub fn with_anchor(&self, text: &str, new: &str) -> String {
+        let props = text.get(self.props..self.span.start).unwrap_or_default();
+        let anchor = props
+            .split_whitespace()
+            .take_while(|p| !p.starts_with('#'))
+            .find(|p| p.starts_with('&'));
+        match anchor.filter(|_| self.anchor.is_some()) {
+            Some(anchor) => format!("{anchor} {new}"),
+            None => new.to_string(),
+        }
+    }
 }
 
 /// What a node is.
@@ -96,8 +114,11 @@ pub enum ScalarStyle {
 pub enum Tag {
     /// No tag: the value is resolved from its text.
     None,
-    /// `!!str` or `!`: a string whatever it looks like.
+    /// `!!str`: a string whatever it looks like.
     Str,
+    /// `!`: the non-specific tag, which go-yaml v2 resolves as if there were none (so `! <<` is
+    /// a merge key and `! 0644` a number), whatever the style.
+    NonSpecific,
     /// `!!binary`: base64 of the value (decoded in [`Kind::Scalar::value`]).
     Binary,
     /// `!!null`.
@@ -134,6 +155,12 @@ pub const MAX_NESTING: usize = 255;
 /// exponentially (`<<: [*a, *a]` at every level); go-yaml v2 expands them all, reimage refuses
 /// the document instead.
 pub const MAX_MERGE_VISITS: usize = 10_000;
+
+/// How deep merge keys may merge mappings that merge others (lookups recurse this deep).
+pub const MAX_MERGE_DEPTH: usize = 64;
+
+/// How many entries merge keys may gather in one document, all mappings together.
+pub const MAX_MERGED_ENTRIES: usize = 1_000_000;
 
 /// How many `\'` escapes (go-yaml v2's, not libyaml's) one document may hold.
 const MAX_QUOTE_ESCAPES: usize = 64;
@@ -199,16 +226,14 @@ impl<'a> Tree<'a> {
     /// tree.
     pub fn parse(text: &'a str, origin: Origin) -> Result<Tree<'a>, SyntaxError> {
         // libyaml reads a byte order mark and does not count it in its positions.
-        let (text, origin) = match text.strip_prefix('\u{feff}') {
-            Some(rest) => (
-                rest,
-                Origin {
-                    offset: origin.offset + '\u{feff}'.len_utf8(),
-                    ..origin
-                },
-            ),
-            None => (text, origin),
+        // libyaml reads a byte order mark without counting it in its positions, and go-yaml v2
+        // skips a second one at the start too: all are left out.
+        let rest = text.trim_start_matches('\u{feff}');
+        let origin = Origin {
+            offset: origin.offset + (text.len() - rest.len()),
+            ..origin
         };
+        let text = rest;
         // libyaml does not know the escape `\'` that go-yaml v2 reads as `'`: each one it stops
         // at is read again as `\a`, of the same length, and turned back in the value.
         let mut patched: Option<Vec<u8>> = None;
@@ -323,8 +348,9 @@ impl<'a> Tree<'a> {
         }
     }
 
-    /// Every `(key, value)` of a mapping as Kubernetes reads it, in the order keys first
-    /// appear: merged entries included, each key once, with the value that wins.
+    /// Every `(key, value)` of a mapping, merged entries included, in the order keys first
+    /// appear. Through merge keys each key comes once, with the value that wins; a mapping
+    /// without merge keys gives its entries as written, duplicate keys included.
     pub fn fields(&self, map: NodeId) -> Cow<'_, [(NodeId, NodeId)]> {
         if !self.merges(map) {
             return Cow::Borrowed(self.entries(map));
@@ -494,6 +520,12 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// Whether a merge key merges this mapping into another: a key added to it would be
+    /// read there too.
+    pub fn is_merged(&self, map: NodeId) -> bool {
+        self.merged.binary_search(&map).is_ok()
+    }
+
     /// Whether a mapping holds a merge key.
     fn merges(&self, map: NodeId) -> bool {
         !self.merging.is_empty() && self.merging.binary_search(&map).is_ok()
@@ -507,7 +539,7 @@ impl<'a> Tree<'a> {
         self.scalar(self.resolve(key))
     }
 
-    /// `<<`, plain and untagged or tagged `!!merge`, as go-yaml v2 recognises it.
+    /// `<<`, plain and untagged, or tagged `!` or `!!merge`, as go-yaml v2 recognises it.
     pub fn is_merge_key(&self, key: NodeId) -> bool {
         let node = self.node(key);
         match &node.kind {
@@ -515,7 +547,7 @@ impl<'a> Tree<'a> {
                 value == "<<"
                     && match node.tag {
                         Tag::None => *style == ScalarStyle::Plain,
-                        Tag::Merge => true,
+                        Tag::NonSpecific | Tag::Merge => true,
                         _ => false,
                     }
             }
@@ -547,6 +579,17 @@ impl<'t> Fields<'t> {
     }
 }
 
+/// What reading through the merge keys of one mapping costs at most.
+#[derive(Debug, Clone, Copy)]
+struct MergeCost {
+    /// Mappings one lookup visits.
+    visits: usize,
+    /// Merges within merges.
+    depth: usize,
+    /// Entries gathered by [`Tree::fields`].
+    entries: usize,
+}
+
 /// An open collection while its children are being read.
 struct Frame {
     node: NodeId,
@@ -564,8 +607,10 @@ struct Builder<'a, 'q> {
     names: HashMap<String, usize>,
     /// The anchors of collections still open: an alias to one would contain itself.
     open_anchors: Vec<usize>,
-    /// For mappings with merge keys: how many mappings a lookup in them visits.
-    merge_visits: HashMap<NodeId, usize>,
+    /// For mappings with merge keys: what reading through them costs.
+    merge_costs: HashMap<NodeId, MergeCost>,
+    /// Entries gathered through merge keys in the whole document so far.
+    merged_entries: usize,
 }
 
 impl<'a, 'q> Builder<'a, 'q> {
@@ -578,7 +623,8 @@ impl<'a, 'q> Builder<'a, 'q> {
             stack: Vec::new(),
             names: HashMap::new(),
             open_anchors: Vec::new(),
-            merge_visits: HashMap::new(),
+            merge_costs: HashMap::new(),
+            merged_entries: 0,
         }
     }
 
@@ -586,8 +632,9 @@ impl<'a, 'q> Builder<'a, 'q> {
     /// with `\'` escapes patched) into a tree.
     fn build(mut self, input: &[u8]) -> Result<Tree<'a>, Stop> {
         let mut parser = Parser::new();
-        // libyaml-safer stops at a block scalar that ends the input without a line break; a
-        // line break after the last line changes nothing else.
+        // libyaml-safer stops at a block scalar that ends the input without a line break, so
+        // one is added; positions past the chunk are clamped to its end (`byte`) and a scalar
+        // that read it loses it again.
         let tail: &[u8] = if input.ends_with(b"\n") || input.ends_with(b"\r") {
             b""
         } else {
@@ -610,6 +657,8 @@ impl<'a, 'q> Builder<'a, 'q> {
     fn finish(mut self) -> Tree<'a> {
         self.tree.aliases.sort_unstable();
         self.tree.merging.sort_unstable();
+        self.tree.merged.sort_unstable();
+        self.tree.merged.dedup();
         self.tree
     }
 
@@ -627,6 +676,13 @@ impl<'a, 'q> Builder<'a, 'q> {
                 let props = self.byte(start.index);
                 let span = self.value_start(props, anchor.is_some(), tag != Tag::None, end.index)
                     ..self.byte(end.index);
+                let mut value = value;
+                if usize::try_from(end.index).unwrap_or(usize::MAX) > self.text.len() {
+                    // A block scalar that read the added line break: go-yaml v2 reads none.
+                    if value.ends_with('\n') {
+                        value.pop();
+                    }
+                }
                 let value = self.scalar_value(value, tag, span.clone())?;
                 let style = style_of(style);
                 let kind = Kind::Scalar { value, style };
@@ -681,8 +737,11 @@ impl<'a, 'q> Builder<'a, 'q> {
 
     /// A libyaml byte index as a position in the stream.
     fn byte(&self, index: u64) -> usize {
+        // The line break added after a last line without one (see `build`) is no byte of the
+        // stream: positions past the chunk's end are its end.
         usize::try_from(index)
             .unwrap_or(usize::MAX)
+            .min(self.text.len())
             .saturating_add(self.origin.offset)
     }
 
@@ -857,7 +916,9 @@ impl<'a, 'q> Builder<'a, 'q> {
     }
 
     /// Merge keys of a closed mapping: what they merge must be mappings (go-yaml v2 fails the
-    /// document otherwise), and a lookup through them must stay small.
+    /// document otherwise: a value that is not a map, an alias of a list), and reading through
+    /// them must stay small: bounded in mappings visited per lookup, in depth (lookups
+    /// recurse), and in entries gathered over the whole document.
     fn check_merges(&mut self, map: NodeId) -> Result<(), SyntaxError> {
         let tree = &self.tree;
         let merges: Vec<(NodeId, NodeId)> = tree
@@ -869,39 +930,59 @@ impl<'a, 'q> Builder<'a, 'q> {
         let Some(&(first_key, _)) = merges.first() else {
             return Ok(());
         };
-        let mut visits = 1usize;
-        for (_, value) in merges {
-            let value = tree.resolve(value);
-            let sources: Vec<NodeId> = match &tree.node(value).kind {
-                Kind::Map { .. } => vec![value],
-                Kind::Seq { items, .. } => items.iter().map(|i| tree.resolve(*i)).collect(),
-                _ => vec![NodeId::MAX],
-            };
-            for source in sources {
-                if source == NodeId::MAX || !matches!(tree.node(source).kind, Kind::Map { .. }) {
-                    let node = tree.node(first_key);
-                    return Err(SyntaxError {
-                        message: "map merge requires map or sequence of maps as the value".into(),
-                        line: node.line,
-                        column: node.col + 1,
-                    });
-                }
-                visits = visits.saturating_add(*self.merge_visits.get(&source).unwrap_or(&1));
-            }
-        }
-        if visits > MAX_MERGE_VISITS {
+        let refuse = |message: String| {
             let node = tree.node(first_key);
-            return Err(SyntaxError {
-                message: format!(
-                    "merge keys expand to more than {MAX_MERGE_VISITS} mappings; reimage refuses \
-                     a document this costly to read"
-                ),
+            SyntaxError {
+                message,
                 line: node.line,
                 column: node.col + 1,
-            });
+            }
+        };
+        let not_maps = || refuse("map merge requires map or sequence of maps as the value".into());
+        let mut sources_seen = Vec::new();
+        let mut cost = MergeCost {
+            visits: 1,
+            depth: 1,
+            entries: tree.entries(map).len(),
+        };
+        for (_, value) in merges {
+            let target = tree.resolve(value);
+            let sources: Vec<NodeId> = match &tree.node(target).kind {
+                Kind::Map { .. } => vec![target],
+                Kind::Seq { items, .. } if target == value => {
+                    items.iter().map(|i| tree.resolve(*i)).collect()
+                }
+                _ => return Err(not_maps()),
+            };
+            for source in sources {
+                if !matches!(tree.node(source).kind, Kind::Map { .. }) {
+                    return Err(not_maps());
+                }
+                let merged = self.merge_costs.get(&source).copied().unwrap_or(MergeCost {
+                    visits: 1,
+                    depth: 0,
+                    entries: tree.entries(source).len(),
+                });
+                cost.visits = cost.visits.saturating_add(merged.visits);
+                cost.depth = cost.depth.max(merged.depth + 1);
+                cost.entries = cost.entries.saturating_add(merged.entries);
+                sources_seen.push(source);
+            }
         }
-        self.merge_visits.insert(map, visits);
+        self.merged_entries = self.merged_entries.saturating_add(cost.entries);
+        if cost.visits > MAX_MERGE_VISITS
+            || cost.depth > MAX_MERGE_DEPTH
+            || self.merged_entries > MAX_MERGED_ENTRIES
+        {
+            return Err(refuse(format!(
+                "merge keys expand too far (more than {MAX_MERGE_VISITS} mappings in one \
+                 lookup, {MAX_MERGE_DEPTH} merges deep, or {MAX_MERGED_ENTRIES} merged entries \
+                 in the document); reimage refuses a document this costly to read"
+            )));
+        }
+        self.merge_costs.insert(map, cost);
         self.tree.merging.push(map);
+        self.tree.merged.extend(sources_seen);
         Ok(())
     }
 
@@ -978,7 +1059,8 @@ impl Builder<'_, '_> {
 fn tag_of(tag: Option<&str>) -> Tag {
     match tag {
         None => Tag::None,
-        Some("!" | "tag:yaml.org,2002:str") => Tag::Str,
+        Some("!") => Tag::NonSpecific,
+        Some("tag:yaml.org,2002:str") => Tag::Str,
         Some("tag:yaml.org,2002:binary") => Tag::Binary,
         Some("tag:yaml.org,2002:null") => Tag::Null,
         Some("tag:yaml.org,2002:merge") => Tag::Merge,
@@ -1173,7 +1255,44 @@ mod tests {
     }
 
     #[test]
+    fn a_block_scalar_at_the_end_without_a_line_break() {
+        let text = "a: |\n  x";
+        let tree = parse(text);
+        let a = tree.get(tree.root().unwrap(), "a").unwrap();
+        assert_eq!(tree.scalar(a), Some("x"), "as go-yaml v2 reads it");
+        assert_eq!(tree.node(a).span.end, text.len(), "no byte past the text");
+    }
+
+    #[test]
+    fn more_merge_keys_as_go_yaml_v2_reads_them() {
+        let tree = parse("c: {! <<: {image: x}}\n");
+        let c = tree.get(tree.root().unwrap(), "c").unwrap();
+        assert_eq!(tree.get_str(c, "image"), Some("x"), "`! <<` merges");
+        for text in ["a: &s [{k: 1}]\nb: {<<: *s}\n", "b: {<<: [[1]]}\n"] {
+            let err = Tree::parse(text, ORIGIN).unwrap_err();
+            assert!(
+                err.message.contains("map merge requires"),
+                "{text:?}: {err:?}"
+            );
+        }
+        let mut chain = String::from("a0: &a0 {k: 1}\n");
+        for i in 1..100 {
+            chain.push_str(&format!("a{i}: &a{i} {{<<: *a{p}}}\n", p = i - 1));
+        }
+        let err = Tree::parse(&chain, ORIGIN).unwrap_err();
+        assert!(err.message.contains("merges deep"), "{err:?}");
+    }
+
+    #[test]
     fn a_byte_order_mark_is_not_part_of_the_first_key() {
+        let text = "\u{feff}\u{feff}a: 1\n";
+        let tree = parse(text);
+        let (key, _) = tree.entries(tree.root().unwrap())[0];
+        assert_eq!(&text[tree.node(key).span.clone()], "a", "two marks");
+    }
+
+    #[test]
+    fn one_byte_order_mark_is_not_part_of_the_first_key() {
         let text = "\u{feff}a: 1\n";
         let tree = parse(text);
         let root = tree.root().unwrap();

@@ -9,6 +9,7 @@ mod secrets;
 pub use scalar::{double_quoted, is_plain_safe};
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::locate::Found;
@@ -133,6 +134,23 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
         .collect();
     own_lists.sort_unstable();
     let dash_indents: Vec<OnceCell<usize>> = found.docs.iter().map(|_| OnceCell::new()).collect();
+    // In documents that share nodes: how many changes edit each pod spec and each list, to
+    // compare with how many places Kubernetes reads them from.
+    let mut editors: HashMap<(usize, NodeId), usize> = HashMap::new();
+    for change in &plan.secrets {
+        let holder = found.holder(change.holder);
+        let doc = found.resource(holder.resource).doc;
+        let tree = &found.doc(doc).tree;
+        if !tree.shares_nodes() {
+            continue;
+        }
+        *editors.entry((doc, holder.node)).or_default() += 1;
+        // The list the holder reads now: edited in place, or replaced by one of its own.
+        if let Some(list) = tree.get(holder.node, "imagePullSecrets") {
+            *editors.entry((doc, tree.resolve(list))).or_default() += 1;
+        }
+    }
+    let reads: Vec<OnceCell<Vec<u32>>> = found.docs.iter().map(|_| OnceCell::new()).collect();
     let mut out = Vec::new();
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
@@ -152,6 +170,20 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
                 )
             }),
             dash_indent: dash_indents.get(doc_id).unwrap_or(&unshared),
+            read_elsewhere: &|node| {
+                if !doc.tree.shares_nodes() {
+                    return false;
+                }
+                if doc.tree.is_merged(node) {
+                    return true;
+                }
+                let reads = reads
+                    .get(doc_id)
+                    .map(|r| r.get_or_init(|| doc.tree.reads()));
+                let read = reads.and_then(|r| r.get(node)).copied().unwrap_or(0);
+                let edited = editors.get(&(doc_id, node)).copied().unwrap_or(0);
+                usize::try_from(read).unwrap_or(usize::MAX) > edited
+            },
         };
         let more =
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {

@@ -33,12 +33,7 @@ pub fn replace(
 /// A scalar whose tag would change what the new value means (`!!binary`, `!!int`) is replaced
 /// with its tag: the new value is a plain string, and an anchor on it stays.
 fn untagged(text: &str, node: &Node<'_>, value: &str) -> (std::ops::Range<usize>, String) {
-    let props = text.get(node.props..node.span.start).unwrap_or_default();
-    let new = new_scalar(value);
-    let new = match props.split_whitespace().find(|p| p.starts_with('&')) {
-        Some(anchor) => format!("{anchor} {new}"),
-        None => new,
-    };
+    let new = node.with_anchor(text, &new_scalar(value));
     // A block scalar's span runs past its last line break: that and what follows stay.
     let source = text.get(node.span.clone()).unwrap_or_default();
     let end = match &node.kind {

@@ -32,6 +32,18 @@ pub struct Place<'t, 'a> {
     /// document the first time a new key needs it, then shared by every holder of the
     /// document (a List of many pod specs would otherwise scan it once per pod spec).
     pub dash_indent: &'t OnceCell<usize>,
+    /// Whether Kubernetes reads this node (a pod spec, a list) from more places than this
+    /// run's changes edit it for: through an alias or a merge key, from a resource that does
+    /// not get the change.
+    pub read_elsewhere: &'t dyn Fn(NodeId) -> bool,
+}
+
+/// The list a holder's own `imagePullSecrets` key holds, when it is written there (not an
+/// alias, not merged).
+pub fn own_list_node(tree: &Tree<'_>, holder: NodeId) -> Option<NodeId> {
+    let (key, value) = tree.entry(holder, "imagePullSecrets")?;
+    let own = tree.entries(holder).iter().any(|(k, _)| *k == key);
+    (own && !matches!(tree.node(value).kind, Kind::Alias { .. })).then_some(value)
 }
 
 /// The `imagePullSecrets` value of `holder` when it is an alias: that alias gets a list of its
@@ -49,9 +61,29 @@ pub fn change(
     remove: &[String],
 ) -> Result<Vec<Splice>, Unsupported> {
     let tree = place.tree;
+    let shared = |node: NodeId, what| {
+        if (place.read_elsewhere)(node) {
+            Err(Unsupported::new(tree.node(node).line, what))
+        } else {
+            Ok(())
+        }
+    };
+    shared(
+        holder,
+        "a pod spec that other places read through a YAML anchor, alias or merge key",
+    )?;
+    if let Some(list) = own_list_node(tree, holder) {
+        shared(
+            list,
+            "`imagePullSecrets` that other places read through a YAML anchor, alias or merge key",
+        )?;
+    }
     match tree.entry(holder, "imagePullSecrets") {
         None if add.is_empty() => Ok(Vec::new()),
         None => new_key(place, holder, add),
+        Some((key, value)) if !tree.entries(holder).iter().any(|(k, _)| *k == key) => {
+            merged_list(place, holder, tree.resolve(value), add, remove)
+        }
         Some((key, value)) => {
             let list = tree.resolve(value);
             if list != value {
@@ -257,6 +289,42 @@ fn own_list(
     ))
 }
 
+/// An `imagePullSecrets` that a merge key brings (`<<: *base`): the merged mapping may serve
+/// other holders, so this holder gets a key of its own after its last entry, which go-yaml v2
+/// reads over the merged one, holding the names it read less the removed ones, plus the new.
+fn merged_list(
+    place: &Place<'_, '_>,
+    holder: NodeId,
+    list: NodeId,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<Splice>, Unsupported> {
+    let tree = place.tree;
+    let node = tree.node(holder);
+    let unsupported = |what| Unsupported::new(node.line, what);
+    let last_ends_in_block = tree
+        .entries(holder)
+        .last()
+        .is_some_and(|(_, v)| ends_in_block_scalar(tree, *v));
+    if matches!(node.kind, Kind::Map { flow: true, .. }) || last_ends_in_block {
+        return Err(unsupported(
+            "`imagePullSecrets` merged from a YAML anchor, where no key of its own can follow the merge",
+        ));
+    }
+    let mut names: Vec<String> = add.to_vec();
+    for item in tree.items(list) {
+        let Some(name) = tree.get_str(tree.resolve(*item), "name") else {
+            return Err(unsupported(
+                "`imagePullSecrets` merged from a YAML anchor, whose items are not all `{name: …}`",
+            ));
+        };
+        if !remove.iter().any(|r| r == name) && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    new_key(place, holder, &names)
+}
+
 /// `imagePullSecrets:` with no value (or `null`, `!!null`, `&anchor`): given a flow list. A
 /// tag goes (a list is no null); an anchor stays, on the list.
 fn null_list(place: &Place<'_, '_>, key: NodeId, value: NodeId, add: &[String]) -> Vec<Splice> {
@@ -265,14 +333,7 @@ fn null_list(place: &Place<'_, '_>, key: NodeId, value: NodeId, add: &[String]) 
     }
     let list = flow_items(place, add.iter().map(String::as_str));
     let node = place.tree.node(value);
-    let props = place
-        .text
-        .get(node.props..node.span.start)
-        .unwrap_or_default();
-    let list = match props.split_whitespace().find(|p| p.starts_with('&')) {
-        Some(anchor) => format!("{anchor} {list}"),
-        None => list,
-    };
+    let list = node.with_anchor(place.text, &list);
     let span = node.props..node.span.end;
     if !span.is_empty() {
         return vec![Splice::replace(span, list)];
@@ -324,8 +385,10 @@ fn new_key(
         .iter()
         .map(|n| format!("{indent}{dash}- {}{nl}", item_text(n)))
         .collect();
+    // No names (a merged list whose every name is removed): an empty list of its own.
+    let empty = if add.is_empty() { " []" } else { "" };
     if ends_in_block_scalar(tree, last.1) {
-        let insert = format!("imagePullSecrets:{nl}{items}{indent}");
+        let insert = format!("imagePullSecrets:{empty}{nl}{items}{indent}");
         return Ok(vec![Splice::insert(key_start, insert)]);
     }
     let at = line_end(
@@ -340,7 +403,7 @@ fn new_key(
     };
     Ok(vec![Splice::insert(
         at,
-        format!("{lead}{indent}imagePullSecrets:{nl}{items}"),
+        format!("{lead}{indent}imagePullSecrets:{empty}{nl}{items}"),
     )])
 }
 

@@ -26,6 +26,8 @@ pub(super) struct Walker<'f, 'a, 't> {
     /// a document of many containers or pods stays linear.
     seen_pod_specs: HashSet<(usize, NodeId)>,
     seen_fields: HashSet<(usize, NodeId)>,
+    /// The string whose references were counted last (its matches come one after another).
+    last_string: Option<(usize, NodeId, String)>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
@@ -36,6 +38,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             doc,
             seen_pod_specs: HashSet::new(),
             seen_fields: HashSet::new(),
+            last_string: None,
         }
     }
 
@@ -361,8 +364,11 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         found: Match,
     ) {
         let rewrite = found.confident && mode == ScanMode::Rewrite;
-        if rewrite {
+        // Several references in one string are one place that reads it.
+        let place = (resource, node, path.clone());
+        if rewrite && self.last_string.as_ref() != Some(&place) {
             self.count_read(node);
+            self.last_string = Some(place);
         }
         self.found.images.push(ImageSite {
             resource,
