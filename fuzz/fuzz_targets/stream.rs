@@ -1,5 +1,5 @@
-//! The stream splitter: bytes are either refused as not UTF-8 (exactly when they are not), or
-//! split into chunks that, with the separator lines between them, give the input back; reading
+//! The stream splitter: bytes are either refused (as not UTF-8 exactly when they are not, or for
+//! a `---` line that Kubernetes refuses, exactly when there is one), or split into chunks that, with the separator lines between them, give the input back; reading
 //! the documents one at a time gives the same chunks.
 #![no_main]
 
@@ -10,7 +10,16 @@ fuzz_target!(|input: &[u8]| {
     let stream = match Stream::read(input) {
         Ok(stream) => stream,
         Err(_) => {
-            assert!(std::str::from_utf8(input).is_err());
+            match std::str::from_utf8(input) {
+                Err(_) => {}
+                Ok(text) => assert!(
+                    text.split('\n').any(|line| {
+                        let line = line.strip_suffix('\r').unwrap_or(line);
+                        line.starts_with("---") && !is_separator(line)
+                    }),
+                    "refused without a bad separator line"
+                ),
+            }
             assert!(Stream::documents(input).is_err());
             return;
         }
@@ -37,7 +46,7 @@ fuzz_target!(|input: &[u8]| {
             let before = &text[..chunk.range.start];
             assert_eq!(chunk.first_line, 1 + before.matches('\n').count());
         }
-        assert!(chunk.newline == "\n" || chunk.newline == "\r\n");
+        assert!(["\n", "\r\n", "\r"].contains(&chunk.newline));
         end = chunk.range.end;
     }
     assert_eq!(end, text.len());
@@ -53,8 +62,11 @@ fuzz_target!(|input: &[u8]| {
     assert_eq!(one_by_one, chunks);
 });
 
-/// A line (without its `\n`) that separates documents, as Kubernetes reads a stream.
+/// A line (without its `\n`) that separates documents, as Kubernetes reads a stream: `---`,
+/// then only white space or a `#` comment.
 fn is_separator(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.trim_end().is_empty())
+    line.strip_prefix("---").is_some_and(|rest| {
+        let rest = rest.trim();
+        rest.is_empty() || rest.starts_with('#')
+    })
 }
