@@ -38,12 +38,12 @@ const TOOLS: [(&str, &str); 4] = [
     ("strace", "strace"),
 ];
 
-/// True when every tool is there, installing the missing ones with apt (once per process).
+/// True when every tool is there (`scripts/setup.sh` and `.ci/run` install them; tests never do).
 /// Outside CI a machine that cannot install them skips (prints "skipped: …" and gives
 /// false); with `CI=true` the test fails.
 pub fn tools_available() -> bool {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    match READY.get_or_init(install_tools) {
+    match READY.get_or_init(check_tools) {
         Ok(()) => true,
         Err(why) if super::in_ci() => panic!("{why} (CI=true: the registry tests must run)"),
         Err(why) => {
@@ -53,39 +53,19 @@ pub fn tools_available() -> bool {
     }
 }
 
-fn install_tools() -> Result<(), String> {
+fn check_tools() -> Result<(), String> {
     let missing: Vec<&str> = TOOLS
         .iter()
         .filter(|(tool, _)| !on_path(tool))
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(format!(
+            "missing packages {missing:?}; run scripts/setup.sh (as root) to install them"
+        ))
     }
-    if !is_root() {
-        return Err(format!(
-            "missing packages {missing:?}, and not root to apt-get install them"
-        ));
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run apt-get: {e}"))
-    };
-    apt(&["update", "-qq"])?;
-    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    install.extend(&missing);
-    let out = apt(&install)?;
-    if !out.status.success() || TOOLS.iter().any(|(tool, _)| !on_path(tool)) {
-        return Err(format!(
-            "apt-get install {missing:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
 }
 
 fn on_path(tool: &str) -> bool {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the tests and CI need besides a Rust toolchain, on Debian: system packages
+# (as root, or via sudo) and cargo tools. Tests never install anything; `.ci/run` runs this.
+#   bash scripts/setup.sh
+set -euo pipefail
+
+apt_install() {
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to apt-get install $*" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+command -v cc >/dev/null || missing+=(gcc libc6-dev) # the linker rustc calls
+command -v c++ >/dev/null || missing+=(g++)           # libFuzzer, for the fuzz targets
+[[ -x /usr/bin/time ]] || missing+=(time)             # GNU time: peak RSS in tests/hostile.rs
+# Go and the YAML packages Kubernetes reads with, for k8s-yaml-view (the reference reader of the
+# differential and fixture tests); tests never install anything themselves.
+command -v go >/dev/null || missing+=(golang-go)
+[[ -d /usr/share/gocode/src/sigs.k8s.io/yaml ]] || missing+=(golang-k8s-sigs-yaml-dev)
+[[ -d /usr/share/gocode/src/gopkg.in/yaml.v2 ]] || missing+=(golang-gopkg-yaml.v2-dev)
+# The registry tests: a real registry, htpasswd for Basic auth, openssl for TLS material, and
+# strace to show that a plain render opens no socket.
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v strace >/dev/null || missing+=(strace)
+if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked
