@@ -62,9 +62,18 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
         &cli.rules.pull_secrets,
         cli.rules.lock.as_deref(),
     )?;
-    // `reimage lock` writes the lock file, which may not exist yet.
+    // `reimage lock` writes the lock file, which may not exist yet; `reimage images` lists
+    // what to lock and copy, the first step before there is one.
     let lock = match &cli.command {
         Some(Command::Lock(_)) => None,
+        Some(Command::Images(_)) => reimage::load_lock(&rules).or_else(|e| match e {
+            Error::Lock(reimage::lock::LockError::Read { cause, .. })
+                if cause.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            e => Err(e),
+        })?,
         _ => reimage::load_lock(&rules)?,
     };
     let input = read_stdin().map_err(Error::Input)?;
