@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::locate::{Found, How, ImageSite};
+use crate::locate::{Found, ImageSite, ReportOnly};
 use crate::reference::{is_under, Reference};
 use crate::rewrite::{Context, Outcome, Rewriter};
 use crate::rules::{Rules, SecretGrant};
@@ -134,7 +134,7 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
         container: site.container.as_deref(),
     };
     let outcome = rewriter.rewrite(&site.value, &context);
-    if !site.rewrite {
+    if !site.rewrites() {
         return reported(site, outcome);
     }
     match outcome {
@@ -172,9 +172,17 @@ fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
         Outcome::Rewritten { value, .. } => format!("; the rules would make it `{value}`"),
         _ => String::new(),
     };
-    let why = match site.how {
-        How::Split => "the reference is split across keys; change it in the chart's values",
-        _ => "nothing names this string an image (or `scan:` says report); reported, not rewritten",
+    let why = match site.report_only {
+        Some(ReportOnly::Split) => {
+            "the reference is split across keys; change it in the chart's values"
+        }
+        Some(ReportOnly::Scan) => "`scan:` says report for these strings; reported, not rewritten",
+        Some(ReportOnly::Artifact) => {
+            "an OCI artifact named by its repository (a database, a bundle): mirror it too, and point the chart at the mirror"
+        }
+        Some(ReportOnly::Weak) | None => {
+            "it may be an image, but neither a registry nor its name says so; if it is one, add its name to `scan.imageKeys` to rewrite it"
+        }
     };
     Decision {
         value: site.value.clone(),
@@ -192,7 +200,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
     let site_nodes: HashSet<(usize, NodeId)> = found
         .images
         .iter()
-        .filter(|s| s.rewrite)
+        .filter(|s| s.rewrites())
         .map(|s| (found.resource(s.resource).doc, s.node))
         .collect();
     let mut inline = Vec::new();
@@ -241,7 +249,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
     // Aliases in image fields: edited only when what their anchor will read is not what they
     // need. Sites only reported are never edited.
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
-        if !site.rewrite {
+        if !site.rewrites() {
             continue;
         }
         let doc = found.resource(site.resource).doc;

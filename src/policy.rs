@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::locate::ReportOnly;
 use crate::reference::{is_under, Reference};
 use crate::report::{Finding, Report, SecretNote};
 use crate::rules::Policy;
@@ -92,7 +93,9 @@ fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
             ),
         ));
     }
-    if policy.require_digest && reference.digest().is_none() {
+    // An artifact is named by its repository alone: only where it comes from is checked.
+    let artifact = finding.reported_as == Some(ReportOnly::Artifact);
+    if policy.require_digest && reference.digest().is_none() && !artifact {
         found.push((
             "requireDigest",
             format!("`{image}` has no digest; pin it (digests.lock) or resolve it"),
@@ -103,7 +106,7 @@ fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
         (None, None) => Some("has no tag, so it means `latest`"),
         _ => None,
     };
-    if let (true, Some(what)) = (policy.forbid_latest, latest) {
+    if let (true, Some(what), false) = (policy.forbid_latest, latest, artifact) {
         found.push((
             "forbidLatest",
             format!("`{image}` {what}; give it a fixed tag or a digest"),
@@ -244,7 +247,7 @@ mod tests {
         violations(&rendered.report, &policy, &rules.pull_secrets.remove)
     }
 
-    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  imagePullSecrets: [{name: old}]\n  containers:\n  - name: a\n    image: quay.io/a/b\n    env: [{name: X, value: gcr.io/x/y:1}]\n";
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  imagePullSecrets: [{name: old}]\n  containers:\n  - name: a\n    image: quay.io/a/b\n    env: [{name: X, value: example/y:1.0}, {name: DB_REPOSITORY, value: ghcr.io/x/db}]\n";
 
     #[test]
     fn every_rule_is_checked() {
@@ -256,8 +259,9 @@ mod tests {
                 ("allowedRegistries", "quay.io/a/b"),
                 ("requireDigest", "quay.io/a/b"),
                 ("forbidLatest", "quay.io/a/b"),
-                ("allowedRegistries", "gcr.io/x/y:1"),
-                ("requireDigest", "gcr.io/x/y:1"),
+                ("allowedRegistries", "example/y:1.0"),
+                ("requireDigest", "example/y:1.0"),
+                ("allowedRegistries", "ghcr.io/x/db"),
             ]
         );
         assert!(

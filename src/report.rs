@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::locate::{Found, Holder, ImageSite, Resource};
+use crate::locate::{Found, Holder, ImageSite, ReportOnly, Resource};
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 
 /// One image occurrence and what became of it.
@@ -27,6 +27,9 @@ pub struct Finding {
     pub final_value: String,
     pub status: &'static str,
     pub reason: Option<String>,
+    /// Why it was only reported: `scan`, `weak`, `artifact` or `split`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_as: Option<ReportOnly>,
 }
 
 /// The pull secrets of one pod spec or ServiceAccount, and what the run changed.
@@ -141,6 +144,9 @@ impl Report {
                         f.original
                     ),
                     "skipped" => format!("`{}`: {reason}", f.original),
+                    "reported" => {
+                        format!("`{}` ({}) was not rewritten: {reason}", f.original, f.how)
+                    }
                     _ => return None,
                 };
                 let line = format!("warning: {} {}: {what}", f.location(), f.path);
@@ -176,6 +182,9 @@ fn finding(found: &Found<'_>, site: &ImageSite, decision: &Decision) -> Finding 
             Status::Invalid => "invalid",
         },
         reason: decision.reason.clone(),
+        reported_as: site
+            .report_only
+            .filter(|_| decision.status == Status::Reported),
     }
 }
 
@@ -229,15 +238,22 @@ impl SecretNote {
 }
 
 impl Finding {
-    /// Whether the run warns about it: not a valid image reference, or not safe to change.
+    /// Whether the run warns about it: not a valid image reference, not safe to change, or
+    /// seen and only reported.
     pub fn warns(&self) -> bool {
-        matches!(self.status, "invalid" | "skipped")
+        matches!(self.status, "invalid" | "skipped" | "reported")
     }
 
-    /// Whether its final value is a reference without a digest (what `digests.require`
-    /// refuses).
+    /// Whether it is an image the rules may pin whose final value has no digest (what
+    /// `digests.require` refuses). Reported strings are never pinned; see
+    /// [`Finding::is_reported`].
     pub fn lacks_digest(&self) -> bool {
-        self.status != "invalid" && !self.final_value.contains('@')
+        !matches!(self.status, "invalid" | "reported") && !self.final_value.contains('@')
+    }
+
+    /// Whether it was seen and only reported, never rewritten or pinned.
+    pub fn is_reported(&self) -> bool {
+        self.status == "reported"
     }
 
     /// `Kind/namespace/name` (the namespace part empty when the object sets none).

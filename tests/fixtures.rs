@@ -57,16 +57,28 @@ fn mirror(yaml: &[u8]) -> Result<Vec<u8>, String> {
     stdout_of(&["--registry", MIRROR], yaml)
 }
 
+/// A rules file in a folder of its own for this test process.
+fn rules_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("reimage-fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 #[test]
-fn without_rules_the_output_is_the_input() {
-    over_fixtures(|fixture| match stdout_of(&[], &fixture.yaml) {
-        Ok(out) if out == fixture.yaml => vec![],
-        Ok(out) => vec![format!(
-            "output differs from input:\n{}",
-            common::diff::lines(&fixture.yaml, &out)
-        )],
-        Err(e) => vec![e],
-    });
+fn with_empty_rules_the_output_is_the_input() {
+    let rules = rules_file("empty.yaml", "version: 1\n");
+    over_fixtures(
+        |fixture| match stdout_of(&["--rules", &rules], &fixture.yaml) {
+            Ok(out) if out == fixture.yaml => vec![],
+            Ok(out) => vec![format!(
+                "output differs from input:\n{}",
+                common::diff::lines(&fixture.yaml, &out)
+            )],
+            Err(e) => vec![e],
+        },
+    );
 }
 
 // The checks below need the core (locate, rules, apply) to work: with a stub binary they fail,
@@ -304,8 +316,9 @@ fn every_image_bearing_string_is_found() {
                         && o["path"] == row.path.as_str()
                         && o["original"] == row.value.as_str()
                 });
+                // Under a catch-all mirror, every string that holds an image is rewritten.
                 match hit.map(|o| o["status"].as_str().unwrap_or_default()) {
-                    Some("rewritten" | "reported") => None,
+                    Some("rewritten") => None,
                     Some(status) => Some(format!(
                         "{} {}: {} is {status}",
                         row.object, row.path, row.value
@@ -382,6 +395,46 @@ fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
             ));
         }
         problems
+    });
+}
+
+/// With a catch-all mirror and a policy that allows only the mirror, every fixture renders:
+/// no image reference reimage finds, in a field or a string, is left on a public registry
+/// (the policy checks reported strings too). And no reference of the ground truth, as the
+/// fixture writes it, is left in the output outside the mirror's paths.
+#[test]
+fn with_a_mirror_no_image_is_left_on_a_public_registry() {
+    let text = format!(
+        "version: 1\nregistries: [{{from: \"*\", to: {MIRROR}}}]\npolicy: {{allowedRegistries: [{MIRROR}]}}\n"
+    );
+    let rules = rules_file("mirror-policy.yaml", &text);
+    over_fixtures(|fixture| {
+        let out = match stdout_of(&["--rules", &rules, "-q"], &fixture.yaml) {
+            Ok(out) => String::from_utf8_lossy(&out).into_owned(),
+            Err(e) => return vec![e],
+        };
+        let mut images: BTreeSet<&str> = fixture.images.iter().map(|r| r.image.as_str()).collect();
+        images.extend(
+            fixture
+                .other_images
+                .iter()
+                .filter(|row| is_image_bearing(&row.reason))
+                .map(|row| row.value.as_str()),
+        );
+        images
+            .into_iter()
+            // A bare name (`alpine`) is also a container's name: only references with a path
+            // or a tag can be told apart in the text.
+            .filter(|image| reference::is_valid(image) && image.contains(['/', ':']))
+            .filter(|image| {
+                // An occurrence that is not the tail of a longer path under the mirror.
+                out.match_indices(*image).any(|(at, _)| {
+                    let before = &out[..at];
+                    !before.ends_with('/')
+                })
+            })
+            .map(|image| format!("`{image}` is still in the output, outside the mirror"))
+            .collect()
     });
 }
 

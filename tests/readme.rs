@@ -95,5 +95,5 @@ fn the_escape_example_works_as_the_readme_says() {
     );
     let fixed = run_example(&["--rules", "examples/escape/fixed-rules.yaml"], input);
     let text = String::from_utf8(fixed.stdout).unwrap();
-    assert_eq!(text.matches("mirror.example.com/all/").count(), 4, "{text}");
+    assert_eq!(text.matches("mirror.example.com/all/").count(), 5, "{text}");
 }

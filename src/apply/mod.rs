@@ -103,7 +103,9 @@ fn image_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splic
         let node = doc.tree.node(site.node);
         let edit = match &site.part {
             None => scalar::replace(text, node, &decision.value),
-            Some(_) => scalar::replace_part(text, node, &site.value, &decision.value),
+            Some(part) => {
+                scalar::replace_part(text, node, part.start, &site.value, &decision.value)
+            }
         };
         let (range, new) = edit.ok_or_else(|| ApplyError::Unsupported {
             document: doc.chunk.number,

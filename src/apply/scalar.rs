@@ -46,13 +46,15 @@ fn untagged(text: &str, node: &Node<'_>, value: &str) -> (std::ops::Range<usize>
     (node.props..end, new)
 }
 
-/// The bytes that replace the reference `old` inside the string of `node` by `new`, for a
-/// reference that is part of a string (`--flag=ref`, a `key=ref` line). The reference's
-/// characters need no escaping in any style, so it is found verbatim in the source; it must be
-/// there exactly once, as in the value, or nothing is edited.
+/// The bytes that replace the reference `old`, at `at` in the string of `node`, by `new`, for
+/// a reference that is part of a string (`--flag=ref`, a `key=ref` line). The reference's
+/// characters need no escaping in any style, so it is found verbatim in the source: the source
+/// must hold it as often as the value does (no escape hides or makes one), and the one edited
+/// is the one that comes in the same place among them.
 pub fn replace_part(
     text: &str,
     node: &Node<'_>,
+    at: usize,
     old: &str,
     new: &str,
 ) -> Option<(std::ops::Range<usize>, String)> {
@@ -63,10 +65,13 @@ pub fn replace_part(
     let inner_safe = new
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._/:@+-".contains(c));
-    if !inner_safe || value.matches(old).count() != 1 || source.matches(old).count() != 1 {
+    let in_value: Vec<usize> = value.match_indices(old).map(|(i, _)| i).collect();
+    if !inner_safe || in_value.len() != source.matches(old).count() {
         return None;
     }
-    let start = node.span.start + source.find(old)?;
+    let nth = in_value.iter().position(|i| *i == at)?;
+    let (offset, _) = source.match_indices(old).nth(nth)?;
+    let start = node.span.start + offset;
     Some((start..start + old.len(), new.to_string()))
 }
 

@@ -295,3 +295,30 @@ pub const DESCRIBING_GROUPS: &[&str] = &[
     "mutations.gatekeeper.sh",
     "admissionregistration.k8s.io",
 ];
+
+/// Where a well-known operator keeps an image in a string whose name does not say "image".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringPlace {
+    /// A container argument: `--name=ref`, or `--name` then `ref`.
+    Flag,
+    /// A key of the `data` of the ConfigMap whose name ends with this.
+    ConfigMap(&'static str),
+}
+
+/// Names of strings that hold images although they do not say "image", so that their values
+/// are rewritten even without a registry in them. Names that say "image" (`*_IMAGE`,
+/// `--*-image`) need no row.
+pub const IMAGE_STRINGS: &[(StringPlace, &str)] = &[
+    // prometheus-operator: the sidecar of every Prometheus and Alertmanager pod.
+    (StringPlace::Flag, "prometheus-config-reloader"),
+    // Rook: the images the CSI operator runs.
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "provisioner"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "attacher"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "resizer"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "snapshotter"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "registrar"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "plugin"),
+    (StringPlace::ConfigMap(ROOK_CSI_IMAGE_SET), "addons"),
+];
+
+const ROOK_CSI_IMAGE_SET: &str = "rook-csi-operator-image-set-configmap";

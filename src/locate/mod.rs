@@ -112,8 +112,29 @@ pub struct ImageSite {
     pub part: Option<Range<usize>>,
     /// How it was found.
     pub how: How,
-    /// Whether the rules may rewrite it; otherwise it is only reported.
-    pub rewrite: bool,
+    /// Why it is only reported; `None` when the rules may rewrite it.
+    pub report_only: Option<ReportOnly>,
+}
+
+impl ImageSite {
+    /// Whether the rules may rewrite it.
+    pub fn rewrites(&self) -> bool {
+        self.report_only.is_none()
+    }
+}
+
+/// Why a reference that was found is reported and never rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportOnly {
+    /// `scan:` says `report` for this kind of string.
+    Scan,
+    /// A string that may be an image, but neither a registry nor its name says so.
+    Weak,
+    /// An OCI artifact named by repository alone (a vulnerability database, a policy bundle).
+    Artifact,
+    /// A `repository` with a `tag` (or `registry`) beside it.
+    Split,
 }
 
 /// How an image reference was found.

@@ -4,9 +4,11 @@
 use std::collections::HashSet;
 
 use super::known::DESCRIBING_GROUPS;
-use super::strings::{self, Match, Names};
+use super::strings::{self, Evidence, Match, Names};
 use super::table::{self, Target};
-use super::{Found, Holder, How, ImageSite, Resource, Step, Table, HELM_FILENAME_ANNOTATION};
+use super::{
+    Found, Holder, How, ImageSite, ReportOnly, Resource, Step, Table, HELM_FILENAME_ANNOTATION,
+};
 use crate::locate::FieldPath;
 use crate::rules::ScanMode;
 use crate::tree::{Kind, NodeId, Tree};
@@ -214,7 +216,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             value,
             part: None,
             how: How::Field,
-            rewrite: true,
+            report_only: None,
         });
     }
 
@@ -253,6 +255,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             &table.scan,
             Names {
                 extra: &table.scan.image_keys,
+                config_map: None,
             },
         );
         if scan.env != ScanMode::Off {
@@ -295,10 +298,12 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     /// References inside a ConfigMap's `data` values.
     fn config_map(&mut self, resource: usize, node: NodeId) {
         let table = self.table;
+        let config_map = self.found.resource(resource).name.clone();
         let (mode, names) = (
             table.scan.config_maps,
             Names {
                 extra: &table.scan.image_keys,
+                config_map: config_map.as_deref(),
             },
         );
         let tree = self.tree();
@@ -308,21 +313,49 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         if mode == ScanMode::Off {
             return;
         }
-        for (key, value) in tree.fields(data).to_vec() {
-            let Some(key) = self.tree().scalar(key).map(str::to_string) else {
+        let fields = tree.fields(data).to_vec();
+        // What each key holds, found before anything is recorded.
+        let mut found: Vec<(String, NodeId, Vec<Match>)> = Vec::new();
+        for (key, value) in &fields {
+            let Some(key) = tree.scalar(*key) else {
                 continue;
             };
-            let path = format!("data.{key}");
-            self.strings(
-                resource,
-                value,
-                &path,
-                None,
-                How::ConfigMap(key.clone()),
-                mode,
-                |v| strings::in_value(names, &key, v),
-            );
+            let mut matches = self
+                .text(*value)
+                .map_or_else(Vec::new, |v| strings::in_value(names, key, v));
+            // `trivy.repository` and `trivy.tag`: one image, split across two keys.
+            if let [only] = matches.as_mut_slice() {
+                if let (Evidence::Artifact, Some(tag)) =
+                    (only.evidence, self.tag_beside(&fields, key))
+                {
+                    only.value = format!("{}:{tag}", only.value);
+                    only.evidence = Evidence::Split;
+                }
+            }
+            found.push((key.to_string(), *value, matches));
         }
+        for (key, value, matches) in found {
+            let path = format!("data.{key}");
+            for m in matches {
+                let how = How::ConfigMap(key.clone());
+                self.push_string(resource, value, path.clone(), None, how, mode, m);
+            }
+        }
+    }
+
+    /// The tag that goes with a ConfigMap's `…repository` key: the value of its `…tag` key.
+    fn tag_beside(&self, fields: &[(NodeId, NodeId)], repository_key: &str) -> Option<&str> {
+        let tree = self.tree();
+        let prefix = repository_key
+            .strip_suffix("repository")
+            .or_else(|| repository_key.strip_suffix("Repository"))?;
+        ["tag", "Tag"].iter().find_map(|tag| {
+            let key = format!("{prefix}{tag}");
+            let (_, value) = fields
+                .iter()
+                .find(|(k, _)| tree.scalar(*k) == Some(key.as_str()))?;
+            self.text(*value)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -363,10 +396,16 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         mode: ScanMode,
         found: Match,
     ) {
-        let rewrite = found.confident && mode == ScanMode::Rewrite;
+        let report_only = match (found.evidence, mode) {
+            (Evidence::Weak, _) => Some(ReportOnly::Weak),
+            (Evidence::Artifact, _) => Some(ReportOnly::Artifact),
+            (Evidence::Split, _) => Some(ReportOnly::Split),
+            (Evidence::Image, ScanMode::Rewrite) => None,
+            (Evidence::Image, _) => Some(ReportOnly::Scan),
+        };
         // Several references in one string are one place that reads it.
         let place = (resource, node, path.clone());
-        if rewrite && self.last_string.as_ref() != Some(&place) {
+        if report_only.is_none() && self.last_string.as_ref() != Some(&place) {
             self.count_read(node);
             self.last_string = Some(place);
         }
@@ -379,7 +418,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             value: found.value,
             part: found.part,
             how,
-            rewrite,
+            report_only,
         });
     }
 
@@ -464,7 +503,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             value,
             part: None,
             how: How::Split,
-            rewrite: false,
+            report_only: Some(ReportOnly::Split),
         });
     }
 
