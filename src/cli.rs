@@ -9,7 +9,8 @@ Exit codes:
   0  success (empty input gives empty output)
   1  a rule or policy failed (digests.require, policy:), `check` found violations, or a
      registry could not give a digest (`lock`, --resolve)
-  2  bad input, bad rules file, bad lock file, or bad usage
+  2  bad input, bad rules file, bad lock file, or bad usage (a render without any rules,
+     `check` without a policy, a log file that cannot be written)
 On any failure nothing is written to standard output.";
 
 /// Rewrite container image references in rendered Kubernetes manifests (a Helm post-renderer).
@@ -29,10 +30,12 @@ pub struct Cli {
     /// Write one line per change to standard error.
     #[arg(long, global = true)]
     pub explain: bool,
-    /// Also append the change report and any error to FILE (Helm 4 discards a plugin's stderr).
+    /// Also append a header line, the warnings, the change report and any error to FILE (Helm 4
+    /// discards a plugin's stderr).
     #[arg(long, value_name = "FILE", env = "REIMAGE_LOG", global = true)]
     pub log: Option<PathBuf>,
-    /// Do not print warnings (invalid image references left unchanged).
+    /// Do not print warnings (references seen but not rewritten) on standard error; the log
+    /// still gets them.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }
@@ -104,7 +107,8 @@ pub enum Command {
     /// lock file (atomically; nothing is written if any image fails).
     Lock(LockArgs),
     /// Check every image found (in strings too) against `policy:` in the rules; exit 1 and
-    /// list the violations on standard output if there are any.
+    /// list the violations on standard output if there are any. Rules without a policy are an
+    /// error.
     Check(CheckArgs),
 }
 

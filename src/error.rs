@@ -37,6 +37,14 @@ pub enum Error {
     Violations(usize),
     #[error("cannot read standard input: {0}")]
     Input(std::io::Error),
+    #[error("cannot write standard output: {0}")]
+    Output(std::io::Error),
+    /// A render was asked for without any rules.
+    #[error("no rules given, so nothing would change: pass --rules FILE (or set REIMAGE_RULES), or --registry PREFIX, --pull-secret NAME, --lock FILE or --resolve; a rules file with only `version: 1` renders the input unchanged")]
+    NoRules,
+    /// `reimage check` was asked for with rules that set no policy.
+    #[error("the rules set no `policy:`, so there is nothing to check; add `policy:` (allowedRegistries, requireDigest, forbidLatest) to the rules file")]
+    NoPolicy,
 }
 
 impl Error {

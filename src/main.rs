@@ -1,14 +1,16 @@
 //! The `reimage` binary: parse arguments, run, map the outcome to an exit code.
 
 mod cli;
+mod log;
 
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use cli::{CheckArgs, CheckFormat, Cli, Command, Format, ImagesArgs, LockArgs};
+use log::{Header, Log};
 use reimage::error::{Error, EXIT_INPUT};
 use reimage::lock::Lock;
 use reimage::report::Report;
@@ -19,23 +21,83 @@ fn main() -> ExitCode {
     quiet_parser_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) => return refused(&e),
+    };
+    let mut log = match Log::open(cli.log.as_deref()) {
+        Ok(log) => log,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_INPUT as u8 } else { 0 });
+            eprintln!("reimage: {e}");
+            return ExitCode::from(EXIT_INPUT as u8);
         }
     };
-    let mut log = Log::default();
-    let code = match run(&cli, &mut log) {
+    let mut header = Header {
+        command: command_name(&cli),
+        rules: rules_named(&cli),
+        input: None,
+    };
+    let code = match run(&cli, &mut log, &mut header) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = reimage::report::printable(format!("reimage: {e}"), true);
             eprintln!("{message}");
-            log.lines.push(message);
+            log.push(message);
             ExitCode::from(e.exit_code() as u8)
         }
     };
-    log.write(cli.log.as_deref());
+    log.finish(&header);
     code
+}
+
+/// A command line clap refused (or `--help`, `--version`): printed, and logged when a log can
+/// be found on it or in `REIMAGE_LOG`, since Helm and Argo CD show neither.
+fn refused(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    let path = log::path_in_raw_args(std::env::args_os().skip(1));
+    match Log::open(path.as_deref()) {
+        Ok(mut log) => {
+            let text = format!("reimage: {}", error.to_string().trim_end());
+            log.push(reimage::report::printable(text, true));
+            log.finish(&Header {
+                command: "command line",
+                ..Header::default()
+            });
+        }
+        Err(e) => eprintln!("reimage: {e}"),
+    }
+    ExitCode::from(EXIT_INPUT as u8)
+}
+
+fn command_name(cli: &Cli) -> &'static str {
+    match cli.command {
+        None => "render",
+        Some(Command::Images(_)) => "images",
+        Some(Command::Lock(_)) => "lock",
+        Some(Command::Check(_)) => "check",
+    }
+}
+
+/// Where the rules come from, for the log: the file, then the flags that ask for changes.
+fn rules_named(cli: &Cli) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(file) = &cli.rules.rules {
+        parts.push(file.display().to_string());
+    }
+    if let Some(prefix) = &cli.rules.registry {
+        parts.push(format!("--registry {prefix}"));
+    }
+    for name in &cli.rules.pull_secrets {
+        parts.push(format!("--pull-secret {name}"));
+    }
+    if let Some(lock) = &cli.rules.lock {
+        parts.push(format!("--lock {}", lock.display()));
+    }
+    if cli.network.resolve {
+        parts.push("--resolve".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A panic inside the YAML parser is caught and reported as an error about the document
@@ -52,7 +114,12 @@ fn quiet_parser_panics() {
     }));
 }
 
-fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
+fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
+    // As a post-renderer, a render without rules would install every image unchanged
+    // without a word.
+    if cli.command.is_none() && rules_named(cli).is_none() {
+        return Err(Error::NoRules);
+    }
     let rules = match &cli.rules.rules {
         Some(path) => Rules::load(path)?,
         None => Rules::empty(),
@@ -62,6 +129,10 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
         &cli.rules.pull_secrets,
         cli.rules.lock.as_deref(),
     )?;
+    let nothing_to_check = rules.policy.is_none() && rules.pull_secrets.remove.is_empty();
+    if matches!(cli.command, Some(Command::Check(_))) && nothing_to_check {
+        return Err(Error::NoPolicy);
+    }
     // `reimage lock` writes the lock file, which may not exist yet; `reimage images` lists
     // what to lock and copy, the first step before there is one.
     let lock = match &cli.command {
@@ -77,6 +148,10 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
         _ => reimage::load_lock(&rules)?,
     };
     let input = read_stdin().map_err(Error::Input)?;
+    if log.is_open() {
+        let documents = reimage::stream::Stream::documents(&input).map_or(0, Iterator::count);
+        header.input = Some((input.len(), documents));
+    }
     let lock = resolve_inline(cli, &rules, &input, lock)?;
     let output = match &cli.command {
         Some(Command::Lock(args)) => return lock_command(cli, log, args, &rules, &input),
@@ -103,14 +178,17 @@ fn run(cli: &Cli, log: &mut Log) -> Result<(), Error> {
     write_stdout(|out| out.write_all(&output))
 }
 
-/// Warnings and the `--explain` / `--log` lines.
+/// Warnings (on standard error unless `--quiet`, and in the log), and the `--explain` /
+/// `--log` lines.
 fn report(cli: &Cli, log: &mut Log, report: &Report) {
-    if !cli.quiet {
-        for warning in report.warnings() {
-            eprintln!("reimage: {warning}");
+    for warning in report.warnings() {
+        let warning = format!("reimage: {warning}");
+        if !cli.quiet {
+            eprintln!("{warning}");
         }
+        log.push(warning);
     }
-    if !cli.explain && cli.log.is_none() {
+    if !cli.explain && !log.is_open() {
         return;
     }
     let explained = report.explain();
@@ -119,9 +197,7 @@ fn report(cli: &Cli, log: &mut Log, report: &Report) {
             eprintln!("{line}");
         }
     }
-    if cli.log.is_some() {
-        log.lines.extend(explained);
-    }
+    log.extend(explained);
 }
 
 fn images(args: &ImagesArgs, report: &Report) -> String {
@@ -227,7 +303,7 @@ fn lock_command(
     if !cli.quiet {
         eprintln!("reimage: {}", outcome.summary(&output));
     }
-    log.lines.extend(lines);
+    log.extend(lines);
     Ok(())
 }
 
@@ -265,40 +341,7 @@ fn write_stdout(
 ) -> Result<(), Error> {
     let mut stdout = BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
     match write(&mut stdout).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Input(e)),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
         _ => Ok(()),
-    }
-}
-
-/// The lines of one run for the `--log` file: the change report, the lock summary, the error.
-#[derive(Default)]
-struct Log {
-    lines: Vec<String>,
-}
-
-impl Log {
-    /// Appends the run's lines to `path` in one `write` on a file opened for appending, so the
-    /// lines of runs that share a log (Argo CD renders many applications at once) never
-    /// interleave, and a reader sees a run's lines all together or not at all. A log that
-    /// cannot be written is reported, not fatal.
-    fn write(&self, path: Option<&Path>) {
-        let Some(path) = path else {
-            return;
-        };
-        if self.lines.is_empty() {
-            return;
-        }
-        let text: String = self.lines.iter().map(|line| format!("{line}\n")).collect();
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(text.as_bytes()));
-        if let Err(e) = appended {
-            eprintln!(
-                "reimage: warning: cannot write log file {}: {e}",
-                path.display()
-            );
-        }
     }
 }

@@ -68,14 +68,118 @@ fn log_appends_changes_and_errors() {
 
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
+    // Each run starts with a header that tells it apart from the others.
+    for (header, bytes) in [(lines[0], POD.len()), (lines[2], 6)] {
+        assert!(header.starts_with("== reimage "), "{header}");
+        assert!(header.contains(" (pid "), "{header}");
+        assert!(
+            header.ends_with(&format!(
+                "render; rules: --registry m.example.com/all; input: {bytes} bytes, 1 document(s)"
+            )),
+            "{header}"
+        );
+    }
     assert!(
-        lines[0].contains("busybox:1.36 → m.example.com/all/docker.io/library/busybox:1.36"),
+        lines[1].contains("busybox:1.36 → m.example.com/all/docker.io/library/busybox:1.36"),
         "{text}"
     );
     assert!(
-        lines[1].starts_with("reimage: document 1: invalid YAML at line"),
+        lines[3].starts_with("reimage: document 1: invalid YAML at line"),
         "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A fresh folder with a log path in it.
+fn log_in(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("reimage-log-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("reimage.log");
+    (dir, log)
+}
+
+#[test]
+fn warnings_reach_the_log_even_when_quiet() {
+    let (dir, log) = log_in("warnings");
+    let pod = POD.replace(
+        "    image: busybox:1.36\n",
+        "    image: \"Not An Image\"\n    env: [{name: DB_REPOSITORY, value: ghcr.io/example/db}]\n",
+    );
+    let out = run(
+        &[
+            "-q",
+            "--registry",
+            "m.example.com/all",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &[],
+        &pod,
+    );
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "--quiet");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("`Not An Image` is not a valid image reference"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "`ghcr.io/example/db` (env:DB_REPOSITORY) was not rewritten: an OCI artifact"
+        ),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_refused_command_line_is_logged() {
+    let (dir, log) = log_in("usage");
+    let out = run(
+        &["--registy", "m.example.com"],
+        &[("REIMAGE_LOG", &log)],
+        POD,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["--log", log.to_str().unwrap(), "--bogus"], &[], POD);
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let headers: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("== reimage "))
+        .collect();
+    assert_eq!(headers.len(), 2, "{text}");
+    assert!(
+        headers[0].contains("command line; rules: none; input: not read"),
+        "{text}"
+    );
+    assert!(text.contains("unexpected argument '--registy'"), "{text}");
+    assert!(text.contains("unexpected argument '--bogus'"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unwritable_log_is_an_error() {
+    let (dir, _) = log_in("unwritable");
+    let log = dir.join("no-such-folder").join("reimage.log");
+    let out = run(
+        &[
+            "--registry",
+            "m.example.com/all",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &[],
+        POD,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("reimage: cannot write log file "),
+        "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -111,6 +215,7 @@ fn concurrent_runs_never_interleave_their_lines() {
     let text = std::fs::read_to_string(&log).unwrap();
     let owners: Vec<&str> = text
         .lines()
+        .filter(|line| !line.starts_with("== reimage "))
         .map(|line| {
             let at = line.find("→ m").expect(line) + "→ ".len();
             &line[at..at + 2]
