@@ -246,9 +246,10 @@ fn requires_digests(rules: &Rules) -> bool {
     rules.digests.as_ref().is_some_and(|d| d.require)
 }
 
-/// `digests.require`: every final reference must carry a digest.
+/// `digests.require`: every image the rules may pin must end up with a digest. Strings that
+/// were only reported are listed apart: no lock entry pins them.
 fn require_digests(report: &Report) -> Result<(), Error> {
-    let missing: Vec<String> = report
+    let mut missing: Vec<String> = report
         .findings
         .iter()
         .filter(|f| f.lacks_digest())
@@ -262,14 +263,32 @@ fn require_digests(report: &Report) -> Result<(), Error> {
         })
         .collect();
     if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Policy {
-            summary: format!(
-                "digests.require is set and {} image(s) have no digest",
-                missing.len()
-            ),
-            violations: missing,
-        })
+        return Ok(());
     }
+    let count = missing.len();
+    let reported: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.is_reported() && !f.final_value.contains('@'))
+        .map(|f| {
+            format!(
+                "  {} {}: `{}` ({})",
+                f.location(),
+                f.path,
+                f.original,
+                f.how
+            )
+        })
+        .collect();
+    if !reported.is_empty() {
+        missing.push(format!(
+            "  also seen in strings and only reported, so never pinned ({}); if they are images, name their keys in `scan.imageKeys` (or pin them in the chart's values):",
+            reported.len()
+        ));
+        missing.extend(reported);
+    }
+    Err(Error::Policy {
+        summary: format!("digests.require is set and {count} image(s) have no digest"),
+        violations: missing,
+    })
 }
