@@ -15,6 +15,7 @@ mod secrets;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod version;
 
 use std::path::{Path, PathBuf};
 
