@@ -12,6 +12,9 @@ use crate::reference;
 
 /// Reads and checks a whole rules file.
 pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rules, RulesError> {
+    // Editors on Windows may start a UTF-8 file with a byte order mark; the lines and columns
+    // serde_yaml reports do not count it, as editors do not show it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text
         .lines()
         .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))

@@ -394,6 +394,24 @@ fn digests_resolve_and_insecure_registries() {
 }
 
 #[test]
+fn a_byte_order_mark_is_skipped_and_positions_stay_right() {
+    let rules = parse("\u{feff}version: 1\nregistries: [{from: '*', to: m.example.com}]\n");
+    assert_eq!(rules.unwrap().registries.len(), 1);
+    assert_eq!(parse("\u{feff}").unwrap(), Rules::empty());
+    assert_eq!(parse("\u{feff}# nothing yet\n").unwrap(), Rules::empty());
+    assert_error(
+        "\u{feff}version: 1\nregistry: []\n",
+        &["unknown key `registry` in the top level at line 2 column 1"],
+    );
+    // Columns on the first line do not count the mark, as editors do not show it.
+    assert_error(
+        "\u{feff}{version: 1, registry: []}\n",
+        &["unknown key `registry` in the top level at line 1 column 14"],
+    );
+    assert_error("\u{feff}version: 2\n", &["version: 2 is not supported"]);
+}
+
+#[test]
 fn plain_scalars_are_read_as_written() {
     for tag in [
         "1.20",
