@@ -137,7 +137,10 @@ fn unknown_keys_get_suggestions() {
 #[test]
 fn wrong_types_say_where() {
     let text = "version: 1\nregistries:\n  - {from: a.io, keep: 'yes'}\n";
-    assert_error(text, &["rules file: registries[0].keep at line 3 column 24: invalid type: string \"yes\", expected a boolean"]);
+    assert_error(text, &["rules file: registries[0].keep at line 3 column 24: invalid type: string \"yes\", expected a boolean; write `true` or `false`, unquoted"]);
+    // YAML 1.1's booleans are strings to the rules, as to YAML 1.2: only `true` and `false`.
+    let text = "version: 1\ndigests: {require: yes}\n";
+    assert_error(text, &["digests.require at line 2 column 20: invalid type: string \"yes\", expected a boolean; write `true` or `false`"]);
     assert_error(
         "version: 1\npaths: {}\n",
         &["paths at line 2 column 8: invalid type: map"],
