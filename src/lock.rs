@@ -75,6 +75,8 @@ impl Lock {
 
     /// Parses lock file text; the error says which entry is wrong, and on which line.
     pub fn from_yaml(text: &str) -> Result<Lock, String> {
+        // A byte order mark, as some editors write, is not counted in lines.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let parsed: LockFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         if parsed.version != 1 {
             return Err(format!(
@@ -362,6 +364,21 @@ mod tests {
             lock.entries().collect::<Vec<_>>(),
             [("docker.io/library/nginx:1", D)]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_lines_stay_right() {
+        let lock = Lock::from_yaml(&format!("\u{feff}version: 1\nimages:\n  nginx:1: {D}\n"));
+        assert_eq!(lock.unwrap().entries().count(), 1);
+        let text = format!("\u{feff}version: 1\nimages:\n  nginx:1: {D}\n  nginx:1: {E}\n");
+        let message = Lock::from_yaml(&text).unwrap_err();
+        assert!(
+            message.contains("(line 3) and `nginx:1` (line 4)"),
+            "{message}"
+        );
+        let bad = Lock::from_yaml("\u{feff}version: 1\nimagse: {}\n").unwrap_err();
+        assert!(bad.contains("unknown field `imagse`"), "{bad}");
+        assert!(bad.contains("line 2 column 1"), "{bad}");
     }
 
     #[test]
