@@ -382,6 +382,20 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_read_as_written() {
+        let text = format!("version: 1\nimages:\n  12345678901234567890123: {D}\n  1.20: {E}\n");
+        let lock = Lock::from_yaml(&text).unwrap();
+        let keys: Vec<&str> = lock.entries().map(|(key, _)| key).collect();
+        assert_eq!(
+            keys,
+            [
+                "docker.io/library/1.20",
+                "docker.io/library/12345678901234567890123"
+            ]
+        );
+    }
+
+    #[test]
     fn load_names_the_file() {
         let dir = std::env::temp_dir().join(format!("reimage-lockr-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
