@@ -89,17 +89,20 @@ impl Lock {
         let mut digests: BTreeMap<String, (usize, String)> = BTreeMap::new();
         let mut conflicts = Vec::new();
         for (index, (image, digest)) in parsed.images.iter().enumerate() {
-            let at = lines.at(index);
+            // `images: `nginx:1` (line 3)`; the lines are looked up only for a message.
+            let entry = || format!("images: `{image}`{}", lines.at(index));
             let reference = Reference::parse(image)
-                .map_err(|e| format!("images: `{image}`{at} is not an image reference: {e}"))?;
+                .map_err(|e| format!("{} is not an image reference: {e}", entry()))?;
             if reference.digest().is_some() {
                 return Err(format!(
-                    "images: `{image}`{at} already carries a digest; keys are references without one"
+                    "{} already carries a digest; keys are references without one",
+                    entry()
                 ));
             }
             if !is_sha256(digest) {
                 return Err(format!(
-                    "images: `{image}`{at}: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits"
+                    "{}: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits",
+                    entry()
                 ));
             }
             match digests.entry(key(&reference)) {
