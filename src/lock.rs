@@ -7,8 +7,13 @@
 //! ```
 //! Keys are compared normalised (`nginx:1` and `docker.io/library/nginx:1` are one key, and so
 //! are `Quay.io/x:1` and `quay.io/x:1`: registry hosts in lowercase), so a lock file written by
-//! hand or by `reimage lock` matches whatever spelling a chart uses.
+//! hand or by `reimage lock` matches whatever spelling a chart uses. Two entries that are one
+//! image with two digests (a key written twice after a merge, or two spellings of it) are an
+//! error naming both lines, never a silent choice; with the same digest they are one entry.
 
+mod entries;
+
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,12 +44,20 @@ pub enum LockError {
     },
 }
 
-#[derive(Deserialize, Serialize)]
+/// The file as read: `images:` in file order, duplicates kept.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LockFile {
     version: u32,
-    #[serde(default)]
-    images: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "entries::in_order")]
+    images: Vec<(String, String)>,
+}
+
+/// The file as written: entries in key order.
+#[derive(Serialize)]
+struct LockFileOut<'a> {
+    version: u32,
+    images: &'a BTreeMap<String, String>,
 }
 
 impl Lock {
@@ -60,8 +73,10 @@ impl Lock {
         })
     }
 
-    /// Parses lock file text; the error says which entry is wrong.
+    /// Parses lock file text; the error says which entry is wrong, and on which line.
     pub fn from_yaml(text: &str) -> Result<Lock, String> {
+        // A byte order mark, as some editors write, is not counted in lines.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let parsed: LockFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         if parsed.version != 1 {
             return Err(format!(
@@ -69,22 +84,47 @@ impl Lock {
                 parsed.version
             ));
         }
-        let mut digests = BTreeMap::new();
-        for (image, digest) in parsed.images {
-            let reference = Reference::parse(&image)
-                .map_err(|e| format!("images: `{image}` is not an image reference: {e}"))?;
+        let lines = entries::KeyLines::new(text, parsed.images.len());
+        // Key → (index of its first entry, its digest).
+        let mut digests: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        let mut conflicts = Vec::new();
+        for (index, (image, digest)) in parsed.images.iter().enumerate() {
+            // `images: `nginx:1` (line 3)`; the lines are looked up only for a message.
+            let entry = || format!("images: `{image}`{}", lines.at(index));
+            let reference = Reference::parse(image)
+                .map_err(|e| format!("{} is not an image reference: {e}", entry()))?;
             if reference.digest().is_some() {
                 return Err(format!(
-                    "images: `{image}` already carries a digest; keys are references without one"
+                    "{} already carries a digest; keys are references without one",
+                    entry()
                 ));
             }
-            if !is_sha256(&digest) {
+            if !is_sha256(digest) {
                 return Err(format!(
-                    "images: `{image}`: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits"
+                    "{}: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits",
+                    entry()
                 ));
             }
-            digests.insert(key(&reference), digest);
+            match digests.entry(key(&reference)) {
+                Entry::Vacant(slot) => {
+                    slot.insert((index, digest.clone()));
+                }
+                Entry::Occupied(first) => {
+                    let (first, pinned) = first.get();
+                    let reported = conflicts.iter().any(|&(f, _)| f == *first);
+                    if pinned != digest && !reported {
+                        conflicts.push((*first, index));
+                    }
+                }
+            }
         }
+        if !conflicts.is_empty() {
+            return Err(two_digests(&parsed.images, &conflicts, &lines));
+        }
+        let digests = digests
+            .into_iter()
+            .map(|(key, (_, digest))| (key, digest))
+            .collect();
         Ok(Lock { digests })
     }
 
@@ -106,9 +146,9 @@ impl Lock {
     /// The lock file text: `version: 1` and the entries in key order; the same entries always
     /// give the same bytes (no timestamps), and [`Lock::from_yaml`] reads them back.
     pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
-        serde_yaml::to_string(&LockFile {
+        serde_yaml::to_string(&LockFileOut {
             version: 1,
-            images: self.digests.clone(),
+            images: &self.digests,
         })
     }
 
@@ -140,6 +180,35 @@ impl Lock {
         }
         written.map_err(error)
     }
+}
+
+/// `images: `a` (line 3) and `b` (line 5) are one image with two digests; keep one`, for
+/// each pair of entries (first entry, first entry with another digest).
+fn two_digests(
+    images: &[(String, String)],
+    conflicts: &[(usize, usize)],
+    lines: &entries::KeyLines<'_>,
+) -> String {
+    let spelled = |index: usize| {
+        let image = images.get(index).map_or("", |(image, _)| image.as_str());
+        format!("`{image}`{}", lines.at(index))
+    };
+    let pairs: Vec<String> = conflicts
+        .iter()
+        .map(|&(first, second)| {
+            format!(
+                "{} and {} are one image with two digests",
+                spelled(first),
+                spelled(second)
+            )
+        })
+        .collect();
+    let keep = if pairs.len() == 1 {
+        "keep one"
+    } else {
+        "keep one of each"
+    };
+    format!("images: {}; {keep}", pairs.join("; "))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -243,6 +312,110 @@ mod tests {
         let version = Lock::from_yaml("version: 2\n").unwrap_err();
         assert!(version.contains("version 2"), "{version}");
         let key = Lock::from_yaml("version: 1\nimages:\n  Nginx: x\n").unwrap_err();
-        assert!(key.contains("not an image reference"), "{key}");
+        assert!(
+            key.starts_with("images: `Nginx` (line 3) is not an image reference"),
+            "{key}"
+        );
+        let pinned = Lock::from_yaml(&format!("version: 1\nimages:\n  a:1: {D}\n  b@{D}: {D}\n"));
+        assert!(pinned.unwrap_err().starts_with(&format!(
+            "images: `b@{D}` (line 4) already carries a digest"
+        )),);
+        let empty = Lock::from_yaml("version: 1\nimages:\n").unwrap();
+        assert_eq!(empty, Lock::default());
+    }
+
+    const E: &str = "sha256:0bc88eb15f9e7f84e8e56c14fa5735aaa488b840983f87bd79b1054190e660de";
+
+    #[test]
+    fn one_image_with_two_digests_names_both_lines() {
+        let merged =
+            format!("version: 1\nimages:\n  nginx:1: {D}\n  redis:7: {D}\n  nginx:1: {E}\n");
+        assert_eq!(
+            Lock::from_yaml(&merged).unwrap_err(),
+            "images: `nginx:1` (line 3) and `nginx:1` (line 5) are one image with two digests; keep one"
+        );
+        let spellings =
+            format!("version: 1\nimages:\n  nginx:1: {D}\n\n  docker.io/library/nginx:1: {E}\n");
+        assert_eq!(
+            Lock::from_yaml(&spellings).unwrap_err(),
+            "images: `nginx:1` (line 3) and `docker.io/library/nginx:1` (line 5) are one image with two digests; keep one"
+        );
+        let hosts = format!("version: 1\nimages: {{Quay.io/x:1: {D},\n  quay.io/x:1: {E}}}\n");
+        assert_eq!(
+            Lock::from_yaml(&hosts).unwrap_err(),
+            "images: `Quay.io/x:1` (line 2) and `quay.io/x:1` (line 3) are one image with two digests; keep one"
+        );
+        // Each image once, paired with its first entry; every image with two digests listed.
+        let many = format!(
+            "version: 1\nimages:\n  a:1: {D}\n  b:1: {D}\n  a:1: {D}\n  \
+             index.docker.io/library/a:1: {E}\n  a:1: {E}\n  b:1: {E}\n"
+        );
+        assert_eq!(
+            Lock::from_yaml(&many).unwrap_err(),
+            "images: `a:1` (line 3) and `index.docker.io/library/a:1` (line 6) are one image with two digests; \
+             `b:1` (line 4) and `b:1` (line 8) are one image with two digests; keep one of each"
+        );
+    }
+
+    #[test]
+    fn one_image_with_one_digest_under_two_spellings_is_one_entry() {
+        let text = format!(
+            "version: 1\nimages:\n  nginx:1: {D}\n  docker.io/library/nginx:1: {D}\n  nginx:1: {D}\n"
+        );
+        let lock = Lock::from_yaml(&text).unwrap();
+        assert_eq!(
+            lock.entries().collect::<Vec<_>>(),
+            [("docker.io/library/nginx:1", D)]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_lines_stay_right() {
+        let lock = Lock::from_yaml(&format!("\u{feff}version: 1\nimages:\n  nginx:1: {D}\n"));
+        assert_eq!(lock.unwrap().entries().count(), 1);
+        let text = format!("\u{feff}version: 1\nimages:\n  nginx:1: {D}\n  nginx:1: {E}\n");
+        let message = Lock::from_yaml(&text).unwrap_err();
+        assert!(
+            message.contains("(line 3) and `nginx:1` (line 4)"),
+            "{message}"
+        );
+        let bad = Lock::from_yaml("\u{feff}version: 1\nimagse: {}\n").unwrap_err();
+        assert!(bad.contains("unknown field `imagse`"), "{bad}");
+        assert!(bad.contains("line 2 column 1"), "{bad}");
+    }
+
+    #[test]
+    fn keys_are_read_as_written() {
+        let text = format!("version: 1\nimages:\n  12345678901234567890123: {D}\n  1.20: {E}\n");
+        let lock = Lock::from_yaml(&text).unwrap();
+        let keys: Vec<&str> = lock.entries().map(|(key, _)| key).collect();
+        assert_eq!(
+            keys,
+            [
+                "docker.io/library/1.20",
+                "docker.io/library/12345678901234567890123"
+            ]
+        );
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("reimage-lockr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("images.lock.yaml");
+        std::fs::write(
+            &file,
+            format!("version: 1\nimages:\n  nginx:1: {D}\n  nginx:1: {E}\n"),
+        )
+        .unwrap();
+        let message = Lock::load(&file).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "lock file {}: images: `nginx:1` (line 3) and `nginx:1` (line 4) are one image with two digests; keep one",
+                file.display()
+            )
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,5 +1,5 @@
-//! The README's first command must keep working: it runs reimage on the example that ships
-//! with the repository.
+//! The README's examples must keep working: its first command runs reimage on the example that
+//! ships with the repository, and every rules file and lock file it shows is read as pasted.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,8 +7,14 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use reimage::lock::Lock;
+use reimage::rules::Rules;
 
 /// The arguments and the input file of `reimage ARGS < FILE` in the README's first code block.
 fn readme_command() -> (Vec<String>, String) {
@@ -96,4 +102,140 @@ fn the_escape_example_works_as_the_readme_says() {
     let fixed = run_example(&["--rules", "examples/escape/fixed-rules.yaml"], input);
     let text = String::from_utf8(fixed.stdout).unwrap();
     assert_eq!(text.matches("mirror.example.com/all/").count(), 5, "{text}");
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The `yaml` code blocks of the README part under `heading` (`## Recipes`), up to the next
+/// heading of its level or above; lines in code blocks are never taken for headings.
+fn yaml_blocks(heading: &str) -> Vec<String> {
+    let level = heading.chars().take_while(|&c| c == '#').count();
+    let ends_part = |line: &str| {
+        let hashes = line.chars().take_while(|&c| c == '#').count();
+        (1..=level).contains(&hashes) && line[hashes..].starts_with(' ')
+    };
+    let (mut found, mut blocks) = (false, Vec::new());
+    let mut fence: Option<Option<String>> = None; // inside a block; `Some` when it is yaml
+    for line in readme().lines() {
+        match &mut fence {
+            Some(block) if line == "```" => {
+                blocks.extend(block.take().filter(|_| found));
+                fence = None;
+            }
+            Some(Some(text)) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            Some(None) => {}
+            None if line.starts_with("```") => {
+                fence = Some((line == "```yaml").then(String::new));
+            }
+            None if line == heading => found = true,
+            None if found && ends_part(line) => break,
+            None => {}
+        }
+    }
+    assert!(found, "the README has no heading {heading:?}");
+    blocks
+}
+
+/// A fresh folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("reimage-readme-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_in(dir: &Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut cmd = common::reimage();
+    cmd.current_dir(dir).args(args);
+    common::output_with_stdin(cmd, stdin.as_bytes())
+}
+
+const WORKLOADS: &str = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  imagePullSecrets: [{name: upcloud-registry}]
+  containers:
+  - {name: web, image: nginx:1.25}
+  - {name: gateway, image: quay.io/prometheus/pushgateway:v1.8.0}
+  - {name: prometheus, image: quay.io/prometheus/prometheus:v2.53.0}
+  - {name: corp, image: registry.corp.example.com/team/app:2}
+  - {name: other, image: gcr.io/x/y:1}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: rook-discover}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: rook-discover, image: rook/ceph:v1.16.0}
+";
+
+/// The full example of "The rules file", pasted into a file: it loads, and `reimage images`
+/// (which needs no lock file yet) and a render (with an empty lock file) do what it says.
+#[test]
+fn the_full_rules_example_runs_as_pasted() {
+    let blocks = yaml_blocks("## The rules file");
+    let example = blocks.first().unwrap();
+    assert!(example.starts_with("version: 1"), "{example}");
+    let dir = scratch("full");
+    let file = dir.join("rules.yaml");
+    std::fs::write(&file, example).unwrap();
+    let rules = Rules::load(&file).unwrap_or_else(|e| panic!("{e}\n{example}"));
+    assert_eq!(rules.images.len(), 2);
+    let out = run_in(&dir, &["images", "--rules", "rules.yaml"], WORKLOADS);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "harbor.example.com/all/gcr.io/x/y:1\n\
+         harbor.example.com/dockerhub/library/nginx:1.25\n\
+         harbor.example.com/dockerhub/rook/ceph:v1.16.1\n\
+         harbor.example.com/observability/pushgateway:v1.9.0\n\
+         harbor.example.com/prom/prometheus:v2.53.0\n\
+         registry.corp.example.com/team/app:2\n"
+    );
+    std::fs::write(dir.join("images.lock.yaml"), "version: 1\nimages: {}\n").unwrap();
+    let out = run_in(&dir, &["--rules", "rules.yaml"], WORKLOADS);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("imagePullSecrets: [{name: harbor-pull}]"),
+        "{text}"
+    );
+    assert_eq!(text.matches("harbor-pull").count(), 2, "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every recipe is a whole rules file; the `scan:` and `policy:` fragments are read below a
+/// `version: 1` line; the lock file example is a lock file.
+#[test]
+fn every_rules_and_lock_file_in_the_readme_is_read() {
+    let recipes = yaml_blocks("## Recipes");
+    assert!(recipes.len() >= 6, "{recipes:?}");
+    for recipe in &recipes {
+        Rules::from_yaml(recipe, Path::new("")).unwrap_or_else(|e| panic!("{e}\n{recipe}"));
+    }
+    let blocks = yaml_blocks("## The rules file");
+    let fragments: Vec<&String> = blocks
+        .iter()
+        .filter(|b| b.starts_with("scan:") || b.starts_with("policy:"))
+        .collect();
+    assert_eq!(fragments.len(), 2, "{blocks:?}");
+    for fragment in fragments {
+        let text = format!("version: 1\n{fragment}");
+        Rules::from_yaml(&text, Path::new("")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+    let locks = yaml_blocks("### The lock file");
+    assert_eq!(locks.len(), 1);
+    let lock = Lock::from_yaml(&locks[0]).unwrap();
+    assert_eq!(lock.entries().count(), 1);
 }

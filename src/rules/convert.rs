@@ -1,5 +1,5 @@
-//! From the file mirror to the checked rules: version, registries, images, digests, paths.
-//! Pull secrets are in `secrets`.
+//! From the file mirror to the checked rules: registries, images, digests, paths. The version
+//! is checked first, in `version`; pull secrets are in `secrets`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,14 +12,16 @@ use crate::reference;
 
 /// Reads and checks a whole rules file.
 pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rules, RulesError> {
+    // Editors on Windows may start a UTF-8 file with a byte order mark; the lines and columns
+    // serde_yaml reports do not count it, as editors do not show it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text
         .lines()
         .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
     {
         return Ok(Rules::empty());
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
-    check_version(&value, origin)?;
+    super::version::check(text, origin)?;
     let file: RulesFile = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
     let registries = registries(file.registries.unwrap_or_default(), origin)?;
     let images = images::images(file.images.unwrap_or_default(), origin)?;
@@ -43,31 +45,6 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
         scan,
         policy,
     })
-}
-
-/// `version` must be the number 1; checked before anything else so that a file written for
-/// another version gets that message rather than one about its keys.
-fn check_version(value: &serde_yaml::Value, origin: &Origin) -> Result<(), RulesError> {
-    let missing = "missing; add `version: 1` at the top of the file";
-    let version = match value {
-        serde_yaml::Value::Mapping(map) => map.get("version"),
-        serde_yaml::Value::Null => None,
-        _ => {
-            return Err(origin.invalid(
-                "the top level",
-                "must be a mapping of keys, starting with `version: 1`",
-            ))
-        }
-    };
-    match version {
-        None => Err(origin.invalid("version", missing)),
-        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
-        Some(serde_yaml::Value::Number(n)) => Err(origin.invalid(
-            "version",
-            format!("{n} is not supported; this reimage reads `version: 1` files"),
-        )),
-        Some(_) => Err(origin.invalid("version", "must be the number 1, unquoted: `version: 1`")),
-    }
 }
 
 /// A string that must not be empty.

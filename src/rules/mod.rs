@@ -15,6 +15,7 @@ mod secrets;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod version;
 
 use std::path::{Path, PathBuf};
 
@@ -286,6 +287,8 @@ fn advice(problem: &str) -> &'static str {
         "; keep only one of the two"
     } else if problem.contains("more than one document") {
         "; put all the rules in one YAML document, without `---` between them"
+    } else if problem.ends_with("expected a boolean") {
+        "; write `true` or `false`, unquoted"
     } else {
         ""
     }

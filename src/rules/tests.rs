@@ -137,7 +137,10 @@ fn unknown_keys_get_suggestions() {
 #[test]
 fn wrong_types_say_where() {
     let text = "version: 1\nregistries:\n  - {from: a.io, keep: 'yes'}\n";
-    assert_error(text, &["rules file: registries[0].keep at line 3 column 24: invalid type: string \"yes\", expected a boolean"]);
+    assert_error(text, &["rules file: registries[0].keep at line 3 column 24: invalid type: string \"yes\", expected a boolean; write `true` or `false`, unquoted"]);
+    // YAML 1.1's booleans are strings to the rules, as to YAML 1.2: only `true` and `false`.
+    let text = "version: 1\ndigests: {require: yes}\n";
+    assert_error(text, &["digests.require at line 2 column 20: invalid type: string \"yes\", expected a boolean; write `true` or `false`"]);
     assert_error(
         "version: 1\npaths: {}\n",
         &["paths at line 2 column 8: invalid type: map"],
@@ -360,10 +363,9 @@ fn digests_and_paths_are_checked() {
 #[test]
 fn yaml_problems_say_what_to_do() {
     let text = "version: 1\nversion: 1\n";
-    assert_error(
-        text,
-        &["duplicate entry with key \"version\"; keep only one"],
-    );
+    assert_error(text, &["duplicate field `version`; keep only one"]);
+    let text = "version: 1\nregistries: []\nregistries: []\n";
+    assert_error(text, &["duplicate field `registries`; keep only one"]);
     let text = "version: 1\n---\nversion: 1\n";
     assert_error(
         text,
@@ -392,4 +394,72 @@ fn digests_resolve_and_insecure_registries() {
         "version: 1\ndigests: {insecureRegistries: ['http://reg.internal']}\n",
         &["digests.insecureRegistries[0]: `http://reg.internal` is not a registry host"],
     );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_positions_stay_right() {
+    let rules = parse("\u{feff}version: 1\nregistries: [{from: '*', to: m.example.com}]\n");
+    assert_eq!(rules.unwrap().registries.len(), 1);
+    assert_eq!(parse("\u{feff}").unwrap(), Rules::empty());
+    assert_eq!(parse("\u{feff}# nothing yet\n").unwrap(), Rules::empty());
+    assert_error(
+        "\u{feff}version: 1\nregistry: []\n",
+        &["unknown key `registry` in the top level at line 2 column 1"],
+    );
+    // Columns on the first line do not count the mark, as editors do not show it.
+    assert_error(
+        "\u{feff}{version: 1, registry: []}\n",
+        &["unknown key `registry` in the top level at line 1 column 14"],
+    );
+    assert_error("\u{feff}version: 2\n", &["version: 2 is not supported"]);
+}
+
+#[test]
+fn plain_scalars_are_read_as_written() {
+    for tag in [
+        "1.20",
+        "12345678901234567890123",
+        "010",
+        "0x10",
+        "0o17",
+        "1e3",
+        "1_000",
+        "yes",
+        "off",
+        "true",
+        "null0",
+    ] {
+        let text = format!("version: 1\nimages: [{{name: nginx, newTag: {tag}}}]\n");
+        let rules = parse(&text).unwrap_or_else(|e| panic!("newTag: {tag}: {e}"));
+        assert_eq!(rules.images[0].change.new_tag.as_deref(), Some(tag));
+    }
+    let text = "version: 1\nimages:\n- name: nginx\n  newTag: 1.20\n  \
+                select: {kind: 1.0, namespace: 010, name: 0x1F, container: 12345678901234567890123}\n\
+                pullSecrets: {add: [{name: 0123, registries: [m.example.com]}], remove: [1.50]}\n\
+                scan: {imageKeys: [yes, 1e3]}\n";
+    let rules = parse(text).unwrap();
+    let select = &rules.images[0].select;
+    assert_eq!(select.kind.as_deref(), Some("1.0"));
+    assert_eq!(select.namespace.as_deref(), Some("010"));
+    assert_eq!(select.name.as_deref(), Some("0x1F"));
+    assert_eq!(select.container.as_deref(), Some("12345678901234567890123"));
+    assert_eq!(rules.pull_secrets.add[0].name, "0123");
+    assert_eq!(rules.pull_secrets.remove, ["1.50"]);
+    assert_eq!(rules.scan.image_keys, ["yes", "1e3"]);
+    // A plain scalar that is no tag is refused as any other string would be.
+    for (tag, shown) in [(".inf", ".inf"), ("-1", "-1"), ("1.2:3", "1.2:3")] {
+        let text = format!("version: 1\nimages: [{{name: nginx, newTag: '{tag}'}}]\n");
+        assert_error(
+            &text,
+            &[&format!("images[0].newTag: `{shown}` is not a valid tag")],
+        );
+        let text = format!("version: 1\nimages: [{{name: nginx, newTag: {tag}}}]\n");
+        assert_error(
+            &text,
+            &[&format!("images[0].newTag: `{shown}` is not a valid tag")],
+        );
+    }
+    let long = "1".repeat(129);
+    let text = format!("version: 1\nimages: [{{name: nginx, newTag: {long}}}]\n");
+    assert_error(&text, &["is not a valid tag"]);
 }
