@@ -1,9 +1,14 @@
 //! `reimage images`: the images of a run in the forms an air-gapped install needs — a plain
 //! list, every occurrence as JSON, `source<TAB>destination` pairs for `skopeo copy` or
 //! `crane copy`, a `skopeo sync` source file, and the Artifact Hub images annotation.
+//!
+//! The copy lists copy what the install will pull: the source of each image is the one its
+//! final reference stands for ([`source_reference`], shared with `reimage lock --source`), so
+//! an override's new tag is copied from the new tag, not the old one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::digest::source_reference;
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
 
@@ -30,63 +35,69 @@ pub fn json(report: &Report) -> String {
     out
 }
 
-/// What must be copied: the fully qualified source, and where the rules put it.
-fn copies(report: &Report) -> BTreeSet<(String, String)> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.status == "rewritten")
-        .filter_map(|f| {
-            let from = Reference::parse(&f.original).ok()?;
-            let to = Reference::parse(&f.final_value).ok()?;
-            // A pinned image is copied by its pin: exactly the bytes the install will ask for.
-            let digest = from.digest().or(to.digest());
-            let source = pullable(&from.normalized_name(), from.tag(), digest);
-            let destination = match to.tag() {
-                Some(tag) => Reference::compose(to.name(), Some(tag), None),
-                None => Reference::compose(to.name(), None, to.digest()),
-            };
-            (source != destination).then_some((source, destination))
-        })
-        .collect()
+/// One image to copy.
+struct Copy {
+    /// The image the final reference stands for, fully qualified; by digest when the final
+    /// reference has one, else by the final tag.
+    source: Reference,
+    /// The final reference, by tag when it has one (push by tag), else by digest.
+    destination: Reference,
 }
 
-/// A reference copy tools accept: by digest when there is one (they refuse tag and digest
-/// together), else by tag.
-fn pullable(name: &str, tag: Option<&str>, digest: Option<&str>) -> String {
-    match digest {
-        Some(digest) => Reference::compose(name, None, Some(digest)),
-        None => Reference::compose(name, tag, None),
+/// What must be copied, each pair once, sorted by source then destination.
+fn copies(report: &Report) -> Vec<Copy> {
+    let mut copies: BTreeMap<(String, String), Copy> = BTreeMap::new();
+    for finding in report.findings.iter().filter(|f| f.status == "rewritten") {
+        let Some(copy) = copy(finding) else {
+            continue;
+        };
+        let key = (copy.source.to_string(), copy.destination.to_string());
+        if key.0 != key.1 {
+            copies.entry(key).or_insert(copy);
+        }
     }
+    copies.into_values().collect()
+}
+
+fn copy(finding: &Finding) -> Option<Copy> {
+    let original = Reference::parse(&finding.original).ok()?;
+    let to = Reference::parse(&finding.final_value).ok()?;
+    let from = source_reference(&original, &to)?;
+    let source = Reference::compose(&from.normalized_name(), from.tag(), from.digest());
+    let destination = match to.tag() {
+        Some(tag) => Reference::compose(to.name(), Some(tag), None),
+        None => Reference::compose(to.name(), None, to.digest()),
+    };
+    Some(Copy {
+        source: Reference::parse(&source).ok()?,
+        destination: Reference::parse(&destination).ok()?,
+    })
 }
 
 /// `source<TAB>destination` lines, sorted.
 pub fn mirror(report: &Report) -> String {
     copies(report)
         .into_iter()
-        .map(|(source, destination)| format!("{source}\t{destination}\n"))
+        .map(|c| format!("{}\t{}\n", c.source, c.destination))
         .collect()
 }
 
-/// A `skopeo sync --src yaml` file: source registries, their repositories, and the tags (or
-/// digests) to copy. An image without a tag is copied as `latest`, which is what it pulls.
+/// A `skopeo sync --src yaml` file: source registries, their repositories, and the final tags
+/// (or digests) to copy. An image without a tag is copied as `latest`, which is what it pulls.
 pub fn skopeo_sync(report: &Report) -> String {
     let mut registries: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for finding in report.findings.iter().filter(|f| f.status == "rewritten") {
-        let Ok(reference) = Reference::parse(&finding.original) else {
-            continue;
-        };
-        let version = reference
+    for copy in copies(report) {
+        let version = copy
+            .source
             .digest()
-            .or(reference.tag())
-            .unwrap_or("latest")
-            .to_string();
+            .or(copy.source.tag())
+            .unwrap_or("latest");
         registries
-            .entry(reference.registry().into_owned())
+            .entry(copy.source.registry().into_owned())
             .or_default()
-            .entry(reference.repository().into_owned())
+            .entry(copy.source.repository().into_owned())
             .or_default()
-            .insert(version);
+            .insert(version.to_string());
     }
     let mut out = String::new();
     for (registry, repositories) in registries {
@@ -139,15 +150,17 @@ mod tests {
 
     const D: &str = "sha256:0bc88eb15f9e7f84e8e56c14fa5735aaa488b840983f87bd79b1054190e660de";
 
-    fn report(input: &str) -> Report {
-        let rules = Rules::from_yaml(
-            "version: 1\nregistries: [{from: '*', to: m.example.com/all}]\n",
-            Path::new(""),
-        )
-        .unwrap();
+    const CATCH_ALL: &str = "version: 1\nregistries: [{from: '*', to: m.example.com/all}]\n";
+
+    fn report_with(rules: &str, input: &str) -> Report {
+        let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
         crate::render(input.as_bytes(), &rules, None)
             .unwrap()
             .report
+    }
+
+    fn report(input: &str) -> Report {
+        report_with(CATCH_ALL, input)
     }
 
     #[test]
@@ -160,6 +173,46 @@ mod tests {
         assert_eq!(
             mirror(&report(&input)),
             format!("docker.io/library/nginx:1.25\tm.example.com/all/docker.io/library/nginx:1.25\nk8s.gcr.io/x/y@{D}\tm.example.com/all/k8s.gcr.io/x/y:v1\n")
+        );
+    }
+
+    #[test]
+    fn mirror_copies_the_tag_an_override_sets() {
+        let rules = format!("{CATCH_ALL}images: [{{name: nginx, newTag: '1.27'}}]\n");
+        assert_eq!(
+            mirror(&report_with(&rules, &pod(&["nginx:1.25"]))),
+            "docker.io/library/nginx:1.27\tm.example.com/all/docker.io/library/nginx:1.27\n"
+        );
+    }
+
+    #[test]
+    fn mirror_copies_a_new_tag_not_the_old_pin() {
+        // A new tag drops the digest of the old one: the new tag is what is pulled.
+        let rules = format!("{CATCH_ALL}images: [{{name: quay.io/a/b, newTag: v2}}]\n");
+        let input = pod(&[&format!("quay.io/a/b:v1@{D}")]);
+        assert_eq!(
+            mirror(&report_with(&rules, &input)),
+            "quay.io/a/b:v2\tm.example.com/all/quay.io/a/b:v2\n"
+        );
+    }
+
+    #[test]
+    fn mirror_copies_the_digest_an_override_sets() {
+        let rules = format!("{CATCH_ALL}images: [{{name: quay.io/a/b, digest: '{D}'}}]\n");
+        assert_eq!(
+            mirror(&report_with(&rules, &pod(&["quay.io/a/b:v1"]))),
+            format!("quay.io/a/b@{D}\tm.example.com/all/quay.io/a/b:v1\n")
+        );
+    }
+
+    #[test]
+    fn mirror_copies_the_input_repository_at_the_final_tag_after_new_name() {
+        // As `reimage lock --source` asks: the input's name, the final tag.
+        let rules =
+            "version: 1\nimages: [{name: nginx, newName: m.example.com/web, newTag: '2'}]\n";
+        assert_eq!(
+            mirror(&report_with(rules, &pod(&["nginx:1"]))),
+            "docker.io/library/nginx:2\tm.example.com/web:2\n"
         );
     }
 

@@ -34,7 +34,7 @@ pub use error::{ResolveError, Target};
 pub use inline::complete_lock;
 pub use manifest::sha256_of;
 pub use settings::{resolve_requested, Settings};
-pub use wanted::{wanted, Wanted};
+pub use wanted::{source_reference, wanted, Wanted};
 
 use crate::reference::Reference;
 
