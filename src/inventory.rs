@@ -5,12 +5,47 @@
 //! The copy lists copy what the install will pull: the source of each image is the one its
 //! final reference stands for ([`source_reference`], shared with `reimage lock --source`), so
 //! an override's new tag is copied from the new tag, not the old one.
+//!
+//! `skopeo sync --src yaml --dest docker` (skopeo 1.9) names what it copies after the source,
+//! not after the rules: `DEST/<registry>/<repository>` with `--scoped` (`docker.io/library/…`
+//! for Docker Hub; a registry with a port makes it fail, as `host:port` is no path segment),
+//! `DEST/<last segment>` without, a tag as `:tag` and a digest as `@digest` (no tag then). The
+//! file is written only when one such invocation puts every image where the rules do.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::digest::source_reference;
+use crate::apply::{double_quoted, new_scalar};
+use crate::digest::{plain_http_allowed, source_reference};
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
+
+/// Why a list cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InventoryError {
+    /// No single `skopeo sync` puts every image where the rules do.
+    #[error(
+        "`--format skopeo-sync` cannot express where the rules put `{}` ({}): they write `{}`, \
+         but `skopeo sync --scoped` writes {}, and without `--scoped` {}; use `--format mirror` \
+         and copy each pair with `skopeo copy`",
+        .0.image, .0.at, .0.destination, .0.scoped, .0.flat
+    )]
+    SyncLayout(Box<Misfit>),
+}
+
+/// An image that no single `skopeo sync` copies to where the rules put it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    /// The image to copy, as copied.
+    pub image: String,
+    /// Where its first occurrence is.
+    pub at: String,
+    /// Where the rules put it.
+    pub destination: String,
+    /// What `--scoped` would write, and why that fails if it does.
+    pub scoped: String,
+    /// What a sync without `--scoped` would write.
+    pub flat: String,
+}
 
 /// Unique references, sorted: the final ones, or (`source`) the ones found.
 pub fn text(report: &Report, source: bool) -> String {
@@ -42,6 +77,8 @@ struct Copy {
     source: Reference,
     /// The final reference, by tag when it has one (push by tag), else by digest.
     destination: Reference,
+    /// Where the first occurrence is, for messages.
+    at: String,
 }
 
 /// What must be copied, each pair once, sorted by source then destination.
@@ -71,6 +108,7 @@ fn copy(finding: &Finding) -> Option<Copy> {
     Some(Copy {
         source: Reference::parse(&source).ok()?,
         destination: Reference::parse(&destination).ok()?,
+        at: finding.location(),
     })
 }
 
@@ -82,11 +120,121 @@ pub fn mirror(report: &Report) -> String {
         .collect()
 }
 
-/// A `skopeo sync --src yaml` file: source registries, their repositories, and the final tags
-/// (or digests) to copy. An image without a tag is copied as `latest`, which is what it pulls.
-pub fn skopeo_sync(report: &Report) -> String {
+/// How one `skopeo sync` names the images it copies under its destination `DEST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `--scoped`: `DEST/<registry>/<repository>`.
+    Scoped,
+    /// `DEST/<last segment of the repository>`.
+    Flat,
+}
+
+impl Layout {
+    /// What skopeo puts after `DEST/` for `source`.
+    fn suffix(self, source: &Reference) -> String {
+        let repository = source.repository();
+        match self {
+            Layout::Scoped => format!("{}/{repository}", source.registry()),
+            Layout::Flat => repository
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    /// The `DEST` under which this layout puts `copy` where the rules do, if there is one.
+    fn dest(self, copy: &Copy) -> Option<String> {
+        let suffix = self.suffix(&copy.source);
+        let dest = copy
+            .destination
+            .name()
+            .strip_suffix(suffix.as_str())?
+            .strip_suffix('/')?;
+        (!dest.is_empty()).then(|| dest.to_string())
+    }
+}
+
+/// One layout being tried over the copies: the `DEST` the first copies fixed, while all fit.
+struct Candidate {
+    layout: Layout,
+    dest: Option<String>,
+    fits: bool,
+}
+
+impl Candidate {
+    fn take(&mut self, copy: &Copy) {
+        match self.layout.dest(copy) {
+            Some(dest) if self.dest.as_ref().is_none_or(|d| *d == dest) => self.dest = Some(dest),
+            _ => self.fits = false,
+        }
+    }
+
+    /// Where this layout would put `copy`, for the message naming an image that does not fit.
+    fn would_write(&self, copy: &Copy) -> String {
+        let dest = self.dest.as_deref().unwrap_or("DEST");
+        let version = version(&copy.source);
+        let mut text = format!("`{dest}/{}{version}`", self.layout.suffix(&copy.source));
+        if self.dest.is_some() {
+            text.push_str(" (DEST as for the images before it)");
+        }
+        if self.layout == Layout::Scoped && copy.source.registry().contains(':') {
+            text.push_str(", which skopeo refuses (a registry port cannot be a path segment)");
+        }
+        text
+    }
+}
+
+/// `:tag`, or `@digest`, as skopeo appends it.
+fn version(source: &Reference) -> String {
+    match (source.digest(), source.tag()) {
+        (Some(digest), _) => format!("@{digest}"),
+        (None, Some(tag)) => format!(":{tag}"),
+        (None, None) => ":latest".to_string(),
+    }
+}
+
+/// The one layout and `DEST` that put every copy where the rules do (`--scoped` preferred), or
+/// the first copy after which none does.
+fn sync_layout(copies: &[Copy]) -> Result<Option<(Layout, String)>, InventoryError> {
+    let mut candidates = [Layout::Scoped, Layout::Flat].map(|layout| Candidate {
+        layout,
+        dest: None,
+        fits: true,
+    });
+    for copy in copies {
+        let before: Vec<String> = candidates.iter().map(|c| c.would_write(copy)).collect();
+        for candidate in candidates.iter_mut().filter(|c| c.fits) {
+            candidate.take(copy);
+        }
+        if candidates.iter().all(|c| !c.fits) {
+            let mut before = before.into_iter();
+            return Err(InventoryError::SyncLayout(Box::new(Misfit {
+                image: copy.source.to_string(),
+                at: copy.at.clone(),
+                destination: copy.destination.to_string(),
+                scoped: before.next().unwrap_or_default(),
+                flat: before.next().unwrap_or_default(),
+            })));
+        }
+    }
+    Ok(candidates
+        .into_iter()
+        .find(|c| c.fits)
+        .and_then(|c| Some((c.layout, c.dest?))))
+}
+
+/// A `skopeo sync --src yaml` file: source registries, their repositories, and the tags (or
+/// digests) to copy, after a `#` line with the invocation that puts each image where the
+/// rules do. An image without a tag is copied as `latest`, which is what it pulls. A loopback
+/// registry is marked `tls-verify: false`, as reimage itself talks plain http to it.
+pub fn skopeo_sync(report: &Report) -> Result<String, InventoryError> {
+    let copies = copies(report);
+    let Some((layout, dest)) = sync_layout(&copies)? else {
+        return Ok(String::new());
+    };
     let mut registries: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for copy in copies(report) {
+    for copy in &copies {
         let version = copy
             .source
             .digest()
@@ -99,17 +247,36 @@ pub fn skopeo_sync(report: &Report) -> String {
             .or_default()
             .insert(version.to_string());
     }
-    let mut out = String::new();
+    let mut out = format!("# {}\n", sync_command(layout, &dest));
     for (registry, repositories) in registries {
-        out.push_str(&format!("{registry}:\n  images:\n"));
+        out.push_str(&format!("{}:\n", new_scalar(&registry)));
+        if plain_http_allowed(&registry, &[]) {
+            out.push_str("  tls-verify: false\n");
+        }
+        out.push_str("  images:\n");
         for (repository, versions) in repositories {
-            out.push_str(&format!("    {repository}:\n"));
+            out.push_str(&format!("    {}:\n", new_scalar(&repository)));
             for version in versions {
-                out.push_str(&format!("      - \"{version}\"\n"));
+                out.push_str(&format!("      - {}\n", double_quoted(&version)));
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The `skopeo sync` invocation for this file (`FILE`) into `dest`.
+fn sync_command(layout: Layout, dest: &str) -> String {
+    let mut command = String::from("skopeo sync --src yaml --dest docker --all --preserve-digests");
+    if layout == Layout::Scoped {
+        command.push_str(" --scoped");
+    }
+    let host = dest.split('/').next().unwrap_or(dest);
+    if plain_http_allowed(host, &[]) {
+        command.push_str(" --dest-tls-verify=false");
+    }
+    command.push_str(" FILE ");
+    command.push_str(dest);
+    command
 }
 
 /// The `artifacthub.io/images` annotation for a chart's `Chart.yaml`: every final image once,
@@ -149,7 +316,6 @@ mod tests {
     use std::path::Path;
 
     const D: &str = "sha256:0bc88eb15f9e7f84e8e56c14fa5735aaa488b840983f87bd79b1054190e660de";
-
     const CATCH_ALL: &str = "version: 1\nregistries: [{from: '*', to: m.example.com/all}]\n";
 
     fn report_with(rules: &str, input: &str) -> Report {
@@ -217,11 +383,72 @@ mod tests {
     }
 
     #[test]
-    fn skopeo_sync_groups_by_registry_and_repository() {
-        let input = pod(&["nginx:1.25", "nginx:1.26", "quay.io/a/b"]);
+    fn skopeo_sync_scoped_for_the_catch_all_layout() {
+        let rules = format!("{CATCH_ALL}images: [{{name: nginx, newTag: '1.27'}}]\n");
+        let input = pod(&[
+            "nginx:1.25",
+            "nginx:1.26",
+            "Quay.io/a/b",
+            &format!("ghcr.io/c/d:1@{D}"),
+        ]);
         assert_eq!(
-            skopeo_sync(&report(&input)),
-            "docker.io:\n  images:\n    library/nginx:\n      - \"1.25\"\n      - \"1.26\"\nquay.io:\n  images:\n    a/b:\n      - \"latest\"\n"
+            skopeo_sync(&report_with(&rules, &input)).unwrap(),
+            format!(
+                "# skopeo sync --src yaml --dest docker --all --preserve-digests --scoped FILE m.example.com/all\n\
+                 docker.io:\n  images:\n    library/nginx:\n      - \"1.27\"\n\
+                 ghcr.io:\n  images:\n    c/d:\n      - \"{D}\"\n\
+                 quay.io:\n  images:\n    a/b:\n      - \"latest\"\n"
+            )
+        );
+    }
+
+    #[test]
+    fn skopeo_sync_flat_when_every_image_lands_on_its_last_segment() {
+        let rules =
+            "version: 1\nregistries: [{from: 127.0.0.1:5000/team, to: 'localhost:6000/flat'}]\n";
+        let input = pod(&["127.0.0.1:5000/team/a:1", "127.0.0.1:5000/team/b:2"]);
+        assert_eq!(
+            skopeo_sync(&report_with(rules, &input)).unwrap(),
+            "# skopeo sync --src yaml --dest docker --all --preserve-digests --dest-tls-verify=false FILE localhost:6000/flat\n\
+             \"127.0.0.1:5000\":\n  tls-verify: false\n  images:\n    team/a:\n      - \"1\"\n    team/b:\n      - \"2\"\n"
+        );
+    }
+
+    #[test]
+    fn skopeo_sync_refuses_a_port_under_the_catch_all() {
+        let input = pod(&["127.0.0.1:5000/team/a:1", "127.0.0.1:5000/b:1"]);
+        let err = skopeo_sync(&report(&input)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`--format skopeo-sync` cannot express where the rules put `127.0.0.1:5000/team/a:1` \
+             (document 1 Pod//p, line 6): they write `m.example.com/all/127.0.0.1_5000/team/a:1`, \
+             but `skopeo sync --scoped` writes `DEST/127.0.0.1:5000/team/a:1`, which skopeo \
+             refuses (a registry port cannot be a path segment), and without `--scoped` \
+             `m.example.com/all/127.0.0.1_5000/a:1` (DEST as for the images before it); \
+             use `--format mirror` and copy each pair with `skopeo copy`"
+        );
+    }
+
+    #[test]
+    fn skopeo_sync_refuses_two_destinations() {
+        let rules = "version: 1\nregistries:\n  - {from: docker.io, to: m.example/hub}\n  - {from: quay.io, to: m.example/quay}\n";
+        let input = pod(&["nginx:1", "quay.io/a/b:2"]);
+        let err = skopeo_sync(&report_with(rules, &input)).unwrap_err();
+        let InventoryError::SyncLayout(misfit) = err;
+        let Misfit { image, flat, .. } = *misfit;
+        assert_eq!(image, "quay.io/a/b:2");
+        assert_eq!(
+            flat,
+            "`m.example/hub/library/b:2` (DEST as for the images before it)"
+        );
+    }
+
+    #[test]
+    fn skopeo_sync_of_nothing_to_copy_is_empty() {
+        let rules = "version: 1\nregistries: [{from: docker.io, keep: true}]\n";
+        assert_eq!(
+            skopeo_sync(&report_with(rules, &pod(&["nginx:1"]))).unwrap(),
+            ""
         );
     }
 
