@@ -279,33 +279,38 @@ fn sync_command(layout: Layout, dest: &str) -> String {
     command
 }
 
-/// The `artifacthub.io/images` annotation for a chart's `Chart.yaml`: every final image once,
-/// named after its container (or its repository's last segment).
+/// The `artifacthub.io/images` annotation for a chart's `Chart.yaml`: every final image a pod
+/// pulls, once, named after its container (or its repository's last segment). Strings found
+/// where the rules only report, and invalid references, are no images a pod pulls.
 pub fn helm_annotation(report: &Report) -> String {
     let mut images: BTreeMap<&str, String> = BTreeMap::new();
-    for finding in &report.findings {
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.status, "reported" | "invalid"))
+    {
         images
             .entry(finding.final_value.as_str())
             .or_insert_with(|| display_name(finding));
     }
     let mut out = String::from("annotations:\n  artifacthub.io/images: |\n");
     for (image, name) in images {
-        out.push_str(&format!("    - name: {name}\n      image: {image}\n"));
+        out.push_str(&format!(
+            "    - name: {}\n      image: {}\n",
+            new_scalar(&name),
+            new_scalar(image)
+        ));
     }
     out
 }
 
 fn display_name(finding: &Finding) -> String {
-    let repository = finding
-        .final_value
-        .split(['@', ':'])
-        .next()
-        .unwrap_or_default();
-    let last = repository.rsplit('/').next().unwrap_or(repository);
-    finding
-        .container
-        .clone()
-        .unwrap_or_else(|| last.to_string())
+    finding.container.clone().unwrap_or_else(|| {
+        let name = Reference::parse(&finding.final_value)
+            .map(|r| r.name().to_string())
+            .unwrap_or_else(|_| finding.final_value.clone());
+        name.rsplit('/').next().unwrap_or_default().to_string()
+    })
 }
 
 #[cfg(test)]
@@ -456,5 +461,26 @@ mod tests {
     fn helm_annotation_names_images_after_containers() {
         let out = helm_annotation(&report(&pod(&["nginx:1.25"])));
         assert_eq!(out, "annotations:\n  artifacthub.io/images: |\n    - name: c0\n      image: m.example.com/all/docker.io/library/nginx:1.25\n");
+    }
+
+    #[test]
+    fn helm_annotation_quotes_what_yaml_would_misread() {
+        let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: 'on', image: '[::1]:5000/a:1'}\n  - {name: 'null', image: 'localhost:5000/app:1'}\n  - {image: 'localhost:5000/lone:2'}\n";
+        let out = helm_annotation(&report_with("version: 1\n", input));
+        assert_eq!(
+            out,
+            "annotations:\n  artifacthub.io/images: |\n    - name: \"on\"\n      image: \"[::1]:5000/a:1\"\n    - name: \"null\"\n      image: localhost:5000/app:1\n    - name: lone\n      image: localhost:5000/lone:2\n"
+        );
+    }
+
+    #[test]
+    fn helm_annotation_lists_only_images_pods_pull() {
+        let rules = format!("{CATCH_ALL}scan: {{env: report}}\n");
+        let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: Bad/Ref\n    env: [{name: X_IMAGE, value: 'quay.io/x/y:1'}]\n  - {name: d, image: 'nginx:1'}\n";
+        let out = helm_annotation(&report_with(&rules, input));
+        assert_eq!(
+            out,
+            "annotations:\n  artifacthub.io/images: |\n    - name: d\n      image: m.example.com/all/docker.io/library/nginx:1\n"
+        );
     }
 }
