@@ -29,6 +29,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v strace >/dev/null || missing+=(strace)
+# The copy-list test copies between two registries with the real skopeo.
+command -v skopeo >/dev/null || missing+=(skopeo)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy

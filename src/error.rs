@@ -23,6 +23,9 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// `reimage images` cannot write the list asked for.
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
     /// Registries could not give some digests (`reimage lock`, `--resolve`).
     #[error(transparent)]
     Resolve(#[from] crate::digest::ResolveError),

@@ -160,7 +160,7 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
             // An inventory lists what is there, policy or not.
             let rendered = reimage::render_unchecked(&input, &rules, lock.as_ref())?;
             report(cli, log, &rendered.report);
-            images(args, &rendered.report).into_bytes()
+            images(args, &rendered.report)?.into_bytes()
         }
         None => {
             // The whole report only when it is written out; otherwise only what warns or
@@ -200,14 +200,14 @@ fn report(cli: &Cli, log: &mut Log, report: &Report) {
     log.extend(explained);
 }
 
-fn images(args: &ImagesArgs, report: &Report) -> String {
-    match args.format {
+fn images(args: &ImagesArgs, report: &Report) -> Result<String, Error> {
+    Ok(match args.format {
         Format::Text => inventory::text(report, args.source),
         Format::Json => inventory::json(report),
         Format::Mirror => inventory::mirror(report),
-        Format::SkopeoSync => inventory::skopeo_sync(report),
+        Format::SkopeoSync => inventory::skopeo_sync(report)?,
         Format::HelmAnnotation => inventory::helm_annotation(report),
-    }
+    })
 }
 
 /// `reimage check`: the policy's violations on standard output, exit 1 if there are any.

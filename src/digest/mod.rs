@@ -29,12 +29,12 @@ mod wanted;
 
 pub use client::RegistryClient;
 pub use command::{LockJob, LockOutcome, Mode};
-pub use endpoint::parse_host;
+pub use endpoint::{parse_host, plain_http_allowed};
 pub use error::{ResolveError, Target};
 pub use inline::complete_lock;
 pub use manifest::sha256_of;
 pub use settings::{resolve_requested, Settings};
-pub use wanted::{wanted, Wanted};
+pub use wanted::{source_reference, wanted, Wanted};
 
 use crate::reference::Reference;
 

@@ -1,7 +1,8 @@
 //! Which references need a digest: the final references of a render (after overrides and
 //! registry mapping) that carry none, each once, and what to ask a registry for each — the
-//! final reference itself, or, with `--source`, the name found in the input at the final tag.
-//! Pure; used by the lock command and by `--resolve`.
+//! final reference itself, or, with `--source`, the name found in the input at the final tag
+//! ([`source_reference`], which the copy lists of `reimage images` share). Pure; used by the
+//! lock command and by `--resolve`.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +32,10 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
             continue;
         }
         let ask = if source {
-            source_reference(&finding.original, &key).unwrap_or_else(|| key.clone())
+            Reference::parse(&finding.original)
+                .ok()
+                .and_then(|original| source_reference(&original, &key))
+                .unwrap_or_else(|| key.clone())
         } else {
             key.clone()
         };
@@ -40,10 +44,19 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
     by_key.into_values().collect()
 }
 
-/// The name as found in the input, with the final tag (an override may have changed it).
-fn source_reference(original: &str, key: &Reference) -> Option<Reference> {
-    let original = Reference::parse(original).ok()?;
-    Reference::parse(&Reference::compose(original.name(), key.tag(), None)).ok()
+/// The image a final reference stands for, where the input found it: the name as written in
+/// the input, at the final tag (an override may have changed it), or at the final digest alone
+/// when there is one (that is what is pulled; copy tools refuse a tag and a digest together).
+/// A `newName` changes where an image goes, not what it is: the input's name stays.
+///
+/// `reimage lock --source` asks the registries for this, and `reimage images --format mirror`
+/// and `--format skopeo-sync` copy it.
+pub fn source_reference(original: &Reference, final_reference: &Reference) -> Option<Reference> {
+    let text = match final_reference.digest() {
+        Some(digest) => Reference::compose(original.name(), None, Some(digest)),
+        None => Reference::compose(original.name(), final_reference.tag(), None),
+    };
+    Reference::parse(&text).ok()
 }
 
 /// What a render makes of `input`, without `digests.require` and `policy:` (the point is to
@@ -85,6 +98,22 @@ mod tests {
         );
         let want = "m.example/all/docker.io/library/nginx:1";
         assert_eq!(got, vec![(want.to_string(), want.to_string())]);
+    }
+
+    #[test]
+    fn the_source_of_a_final_digest_is_that_digest_alone() {
+        let original = Reference::parse("nginx:1").unwrap();
+        let pinned =
+            Reference::parse(&format!("m.example/all/docker.io/library/nginx:2@{D}")).unwrap();
+        let tagged = Reference::parse("m.example/all/docker.io/library/nginx:2").unwrap();
+        assert_eq!(
+            source_reference(&original, &pinned).unwrap().to_string(),
+            format!("nginx@{D}")
+        );
+        assert_eq!(
+            source_reference(&original, &tagged).unwrap().to_string(),
+            "nginx:2"
+        );
     }
 
     #[test]

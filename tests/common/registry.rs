@@ -1,10 +1,11 @@
-//! Real registries for the digest tests: Debian's `docker-registry` (distribution v2),
-//! installed with apt when missing (as root; with `CI=true` a failure fails the test instead of
-//! skipping it), started on 127.0.0.1 ports chosen at run time — open, with htpasswd Basic
+//! Real registries for the digest and copy-list tests: Debian's `docker-registry`
+//! (distribution v2, installed by `scripts/setup.sh`; a test skips without it, or fails with
+//! `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with htpasswd Basic
 //! auth, or with token auth backed by [`TokenService`], a small token issuer whose RS256 JWTs
 //! are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or drops the digest
 //! header, a [`LatencyProxy`] that holds every request for a while and counts how many are
-//! under way at once, helpers that push images over the registry HTTP API, and [`reimage`]
+//! under way at once, helpers that push images over the registry HTTP API and fetch their
+//! manifests back, and [`reimage`]
 //! with [`workload`] to run the binary against them (shared by `tests/registry.rs` and
 //! `benches/resolve.rs`).
 //!
@@ -53,8 +54,29 @@ pub fn tools_available() -> bool {
     }
 }
 
+/// The copy tool of the copy-list tests, besides [`TOOLS`].
+const COPY_TOOLS: [(&str, &str); 1] = [("skopeo", "skopeo")];
+
+/// [`tools_available`], and `skopeo` too: for the tests that copy between registries.
+pub fn copy_tools_available() -> bool {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    tools_available()
+        && match READY.get_or_init(|| missing_packages(&COPY_TOOLS)) {
+            Ok(()) => true,
+            Err(why) if super::in_ci() => panic!("{why} (CI=true: the copy tests must run)"),
+            Err(why) => {
+                eprintln!("skipped: {why}");
+                false
+            }
+        }
+}
+
 fn check_tools() -> Result<(), String> {
-    let missing: Vec<&str> = TOOLS
+    missing_packages(&TOOLS)
+}
+
+fn missing_packages(tools: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = tools
         .iter()
         .filter(|(tool, _)| !on_path(tool))
         .map(|(_, package)| *package)
@@ -775,6 +797,26 @@ impl<'a> Pusher<'a> {
             layer.len()
         )
     }
+}
+
+/// The manifest a registry serves for `repo` at `reference` (a tag or a digest), asked for
+/// as any image or index; `None` when it has none.
+pub fn fetch_manifest(base: &str, repo: &str, reference: &str) -> Option<Vec<u8>> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .new_agent();
+    let accept = "application/vnd.oci.image.index.v1+json, \
+                  application/vnd.oci.image.manifest.v1+json, \
+                  application/vnd.docker.distribution.manifest.list.v2+json, \
+                  application/vnd.docker.distribution.manifest.v2+json";
+    let mut answer = agent
+        .get(format!("{base}/v2/{repo}/manifests/{reference}"))
+        .header("Accept", accept)
+        .call()
+        .unwrap();
+    (answer.status().as_u16() == 200).then(|| answer.body_mut().read_to_vec().unwrap())
 }
 
 /// `sha256:` and the hex digest of `bytes`, computed independently of reimage.
