@@ -30,6 +30,19 @@ pub enum InventoryError {
         .0.image, .0.at, .0.destination, .0.scoped, .0.flat
     )]
     SyncLayout(Box<Misfit>),
+    /// The rules put two different images at one reference of the mirror.
+    #[error(
+        "the rules put two different images at `{destination}`: `{first}` ({first_at}) and \
+         `{second}` ({second_at}); the mirror can hold only one, so change the rules (a \
+         `registries:` entry or an override) so that each lands at its own name"
+    )]
+    Collision {
+        destination: String,
+        first: String,
+        first_at: String,
+        second: String,
+        second_at: String,
+    },
 }
 
 /// An image that no single `skopeo sync` copies to where the rules put it.
@@ -77,23 +90,41 @@ struct Copy {
     source: Reference,
     /// The final reference, by tag when it has one (push by tag), else by digest.
     destination: Reference,
+    /// The final tag of an image copied by digest (a pin): what the mirror must also carry
+    /// for the tag to be looked up there.
+    pinned_tag: Option<String>,
     /// Where the first occurrence is, for messages.
     at: String,
 }
 
-/// What must be copied, each pair once, sorted by source then destination.
-fn copies(report: &Report) -> Vec<Copy> {
+/// What must be copied, each pair once, sorted by source then destination; two different
+/// images bound for one destination are an error.
+fn copies(report: &Report) -> Result<Vec<Copy>, InventoryError> {
     let mut copies: BTreeMap<(String, String), Copy> = BTreeMap::new();
+    let mut by_destination: BTreeMap<String, (String, String)> = BTreeMap::new();
     for finding in report.findings.iter().filter(|f| f.status == "rewritten") {
         let Some(copy) = copy(finding) else {
             continue;
         };
         let key = (copy.source.to_string(), copy.destination.to_string());
-        if key.0 != key.1 {
-            copies.entry(key).or_insert(copy);
+        if key.0 == key.1 {
+            continue;
         }
+        let (first, first_at) = by_destination
+            .entry(key.1.clone())
+            .or_insert_with(|| (key.0.clone(), copy.at.clone()));
+        if *first != key.0 {
+            return Err(InventoryError::Collision {
+                destination: key.1,
+                first: first.clone(),
+                first_at: first_at.clone(),
+                second: key.0,
+                second_at: copy.at,
+            });
+        }
+        copies.entry(key).or_insert(copy);
     }
-    copies.into_values().collect()
+    Ok(copies.into_values().collect())
 }
 
 fn copy(finding: &Finding) -> Option<Copy> {
@@ -108,16 +139,20 @@ fn copy(finding: &Finding) -> Option<Copy> {
     Some(Copy {
         source: Reference::parse(&source).ok()?,
         destination: Reference::parse(&destination).ok()?,
+        pinned_tag: to
+            .tag()
+            .filter(|_| from.digest().is_some())
+            .map(str::to_string),
         at: finding.location(),
     })
 }
 
 /// `source<TAB>destination` lines, sorted.
-pub fn mirror(report: &Report) -> String {
-    copies(report)
+pub fn mirror(report: &Report) -> Result<String, InventoryError> {
+    Ok(copies(report)?
         .into_iter()
         .map(|c| format!("{}\t{}\n", c.source, c.destination))
-        .collect()
+        .collect())
 }
 
 /// How one `skopeo sync` names the images it copies under its destination `DEST`.
@@ -229,7 +264,7 @@ fn sync_layout(copies: &[Copy]) -> Result<Option<(Layout, String)>, InventoryErr
 /// rules do. An image without a tag is copied as `latest`, which is what it pulls. A loopback
 /// registry is marked `tls-verify: false`, as reimage itself talks plain http to it.
 pub fn skopeo_sync(report: &Report) -> Result<String, InventoryError> {
-    let copies = copies(report);
+    let copies = copies(report)?;
     let Some((layout, dest)) = sync_layout(&copies)? else {
         return Ok(String::new());
     };
@@ -240,12 +275,15 @@ pub fn skopeo_sync(report: &Report) -> Result<String, InventoryError> {
             .digest()
             .or(copy.source.tag())
             .unwrap_or("latest");
-        registries
+        let versions = registries
             .entry(copy.source.registry().into_owned())
             .or_default()
             .entry(copy.source.repository().into_owned())
-            .or_default()
-            .insert(version.to_string());
+            .or_default();
+        versions.insert(version.to_string());
+        // A pinned image is copied by its digest, which is what pods pull, and by its tag,
+        // which is what `reimage lock` looks up in the mirror.
+        versions.extend(copy.pinned_tag.clone());
     }
     let mut out = format!("# {}\n", sync_command(layout, &dest));
     for (registry, repositories) in registries {
@@ -342,7 +380,7 @@ mod tests {
             "nginx:1.25",
         ]);
         assert_eq!(
-            mirror(&report(&input)),
+            mirror(&report(&input)).unwrap(),
             format!("docker.io/library/nginx:1.25\tm.example.com/all/docker.io/library/nginx:1.25\nk8s.gcr.io/x/y@{D}\tm.example.com/all/k8s.gcr.io/x/y:v1\n")
         );
     }
@@ -351,7 +389,7 @@ mod tests {
     fn mirror_copies_the_tag_an_override_sets() {
         let rules = format!("{CATCH_ALL}images: [{{name: nginx, newTag: '1.27'}}]\n");
         assert_eq!(
-            mirror(&report_with(&rules, &pod(&["nginx:1.25"]))),
+            mirror(&report_with(&rules, &pod(&["nginx:1.25"]))).unwrap(),
             "docker.io/library/nginx:1.27\tm.example.com/all/docker.io/library/nginx:1.27\n"
         );
     }
@@ -362,7 +400,7 @@ mod tests {
         let rules = format!("{CATCH_ALL}images: [{{name: quay.io/a/b, newTag: v2}}]\n");
         let input = pod(&[&format!("quay.io/a/b:v1@{D}")]);
         assert_eq!(
-            mirror(&report_with(&rules, &input)),
+            mirror(&report_with(&rules, &input)).unwrap(),
             "quay.io/a/b:v2\tm.example.com/all/quay.io/a/b:v2\n"
         );
     }
@@ -371,7 +409,7 @@ mod tests {
     fn mirror_copies_the_digest_an_override_sets() {
         let rules = format!("{CATCH_ALL}images: [{{name: quay.io/a/b, digest: '{D}'}}]\n");
         assert_eq!(
-            mirror(&report_with(&rules, &pod(&["quay.io/a/b:v1"]))),
+            mirror(&report_with(&rules, &pod(&["quay.io/a/b:v1"]))).unwrap(),
             format!("quay.io/a/b@{D}\tm.example.com/all/quay.io/a/b:v1\n")
         );
     }
@@ -382,7 +420,7 @@ mod tests {
         let rules =
             "version: 1\nimages: [{name: nginx, newName: m.example.com/web, newTag: '2'}]\n";
         assert_eq!(
-            mirror(&report_with(rules, &pod(&["nginx:1"]))),
+            mirror(&report_with(rules, &pod(&["nginx:1"]))).unwrap(),
             "docker.io/library/nginx:2\tm.example.com/web:2\n"
         );
     }
@@ -401,10 +439,22 @@ mod tests {
             format!(
                 "# skopeo sync --src yaml --dest docker --all --preserve-digests --scoped FILE m.example.com/all\n\
                  docker.io:\n  images:\n    library/nginx:\n      - \"1.27\"\n\
-                 ghcr.io:\n  images:\n    c/d:\n      - \"{D}\"\n\
+                 ghcr.io:\n  images:\n    c/d:\n      - \"1\"\n      - \"{D}\"\n\
                  quay.io:\n  images:\n    a/b:\n      - \"latest\"\n"
             )
         );
+    }
+
+    #[test]
+    fn two_images_bound_for_one_name_are_refused() {
+        let rules = "version: 1\nregistries: [{from: quay.io/a, to: m.example.com/x}, {from: quay.io/b, to: m.example.com/x}]\n";
+        let report = report_with(rules, &pod(&["quay.io/a/app:1", "quay.io/b/app:1"]));
+        let err = mirror(&report).unwrap_err().to_string();
+        assert!(
+            err.starts_with("the rules put two different images at `m.example.com/x/app:1`: `quay.io/a/app:1` (document 1 Pod//p, line 6) and `quay.io/b/app:1` (document 1 Pod//p, line 7)"),
+            "{err}"
+        );
+        assert!(skopeo_sync(&report).is_err());
     }
 
     #[test]
@@ -439,7 +489,9 @@ mod tests {
         let rules = "version: 1\nregistries:\n  - {from: docker.io, to: m.example/hub}\n  - {from: quay.io, to: m.example/quay}\n";
         let input = pod(&["nginx:1", "quay.io/a/b:2"]);
         let err = skopeo_sync(&report_with(rules, &input)).unwrap_err();
-        let InventoryError::SyncLayout(misfit) = err;
+        let InventoryError::SyncLayout(misfit) = err else {
+            panic!("not a layout error: {err}");
+        };
         let Misfit { image, flat, .. } = *misfit;
         assert_eq!(image, "quay.io/a/b:2");
         assert_eq!(

@@ -204,7 +204,7 @@ fn images(args: &ImagesArgs, report: &Report) -> Result<String, Error> {
     Ok(match args.format {
         Format::Text => inventory::text(report, args.source),
         Format::Json => inventory::json(report),
-        Format::Mirror => inventory::mirror(report),
+        Format::Mirror => inventory::mirror(report)?,
         Format::SkopeoSync => inventory::skopeo_sync(report)?,
         Format::HelmAnnotation => inventory::helm_annotation(report),
     })

@@ -24,7 +24,10 @@ pub struct Wanted {
 /// Every final reference without a digest, once per lock key, in key order.
 pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
     let mut by_key: BTreeMap<String, Wanted> = BTreeMap::new();
-    for finding in report.findings.iter().filter(|f| f.status != "invalid") {
+    // Reported strings are never pinned, so they are never looked up either (an artifact
+    // named by its repository alone has no tag to look up).
+    let pinnable = |f: &&crate::report::Finding| !matches!(f.status, "invalid" | "reported");
+    for finding in report.findings.iter().filter(pinnable) {
         let Ok(key) = Reference::parse(&finding.final_value) else {
             continue;
         };
