@@ -32,17 +32,22 @@ pub enum InventoryError {
     SyncLayout(Box<Misfit>),
     /// The rules put two different images at one reference of the mirror.
     #[error(
-        "the rules put two different images at `{destination}`: `{first}` ({first_at}) and \
-         `{second}` ({second_at}); the mirror can hold only one, so change the rules (a \
-         `registries:` entry or an override) so that each lands at its own name"
+        "the rules put two different images at `{}`: `{}` ({}) and `{}` ({}); the mirror can \
+         hold only one, so change the rules (a `registries:` entry or an override) so that \
+         each lands at its own name",
+        .0.destination, .0.first, .0.first_at, .0.second, .0.second_at
     )]
-    Collision {
-        destination: String,
-        first: String,
-        first_at: String,
-        second: String,
-        second_at: String,
-    },
+    Collision(Box<Collision>),
+}
+
+/// Two images bound for one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub destination: String,
+    pub first: String,
+    pub first_at: String,
+    pub second: String,
+    pub second_at: String,
 }
 
 /// An image that no single `skopeo sync` copies to where the rules put it.
@@ -114,13 +119,13 @@ fn copies(report: &Report) -> Result<Vec<Copy>, InventoryError> {
             .entry(key.1.clone())
             .or_insert_with(|| (key.0.clone(), copy.at.clone()));
         if *first != key.0 {
-            return Err(InventoryError::Collision {
+            return Err(InventoryError::Collision(Box::new(Collision {
                 destination: key.1,
                 first: first.clone(),
                 first_at: first_at.clone(),
                 second: key.0,
                 second_at: copy.at,
-            });
+            })));
         }
         copies.entry(key).or_insert(copy);
     }
