@@ -69,7 +69,7 @@ pub struct NetworkArgs {
     /// Talk plain http to this registry host (`host` or `host:port`; repeatable). Loopback
     /// hosts always are.
     #[arg(long = "insecure-registry", value_name = "HOST", global = true,
-          value_parser = reimage::digest::parse_host)]
+          value_parser = reimage::reference::parse_host)]
     pub insecure_registries: Vec<String>,
     /// Registry lookups at once [default: 8].
     #[arg(long, value_name = "N", global = true,

@@ -14,8 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::apply::{double_quoted, new_scalar};
 use crate::digest::{plain_http_allowed, source_reference};
+use crate::quoting::{double_quoted, new_scalar};
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
 

@@ -16,12 +16,14 @@
 pub mod apply;
 pub mod digest;
 pub mod error;
+pub mod field_path;
 pub mod inventory;
 pub mod locate;
 pub mod lock;
 mod parallel;
 pub mod plan;
 pub mod policy;
+pub mod quoting;
 pub mod reference;
 pub mod report;
 pub mod rewrite;

@@ -279,10 +279,10 @@ fn old_text(tree: &crate::tree::Tree<'_>, node: NodeId) -> Option<String> {
         Tag::Str | Tag::Binary => true,
         Tag::Null | Tag::Merge | Tag::Other => return None,
     };
-    if crate::apply::is_plain_safe(value) {
+    if crate::quoting::is_plain_safe(value) {
         Some(value.to_string())
     } else if string {
-        Some(crate::apply::double_quoted(value))
+        Some(crate::quoting::double_quoted(value))
     } else {
         None
     }

@@ -548,6 +548,28 @@ fn fixed_length(algorithm: &str) -> Option<usize> {
     }
 }
 
+/// Checks a `--insecure-registry` or `insecureRegistries` value: a host with an optional port,
+/// returned as its [`host_key`].
+pub fn parse_host(text: &str) -> Result<String, String> {
+    if is_domain(text) || is_plain_name(text) {
+        Ok(host_key(text).into_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a registry host; give a host and optional port, such as `registry.internal:5000`"
+        ))
+    }
+}
+
+/// A single-label host such as `registry` or `registry:5000` (valid on the wire, though a
+/// reference could not name it without a dot).
+fn is_plain_name(text: &str) -> bool {
+    let (name, port) = text.split_once(':').unwrap_or((text, "0"));
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,5 +1144,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn checks_insecure_hosts() {
+        assert_eq!(parse_host("Reg.example:5000").unwrap(), "reg.example:5000");
+        assert!(parse_host("registry").is_ok());
+        assert!(parse_host("https://reg.example").is_err());
+        assert!(parse_host("reg.example/path").is_err());
+        assert!(parse_host("").is_err());
     }
 }

@@ -6,8 +6,6 @@
 mod scalar;
 mod secrets;
 
-pub use scalar::{double_quoted, is_plain_safe, new_scalar};
-
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;

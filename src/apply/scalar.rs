@@ -1,6 +1,7 @@
 //! New text for a scalar: the same style as before when that style can hold the new value and
 //! means the same string under YAML 1.1 (Kubernetes) and 1.2, else double quotes.
 
+use crate::quoting::{double_quoted, has_control, is_plain_safe, new_scalar};
 use crate::tree::{Kind, Node, ScalarStyle, Tag};
 
 /// The bytes that replace `node` (a scalar or an alias) so that it reads `value`, as a byte
@@ -100,111 +101,4 @@ fn block_line(
     }
     let start = node.span.end - source.len() + (source.len() - content.len());
     Some((start..start + line.len(), value.to_string()))
-}
-
-/// Whether `value` written plain is read back as this very string by YAML 1.1 and 1.2 parsers,
-/// in block and flow context alike.
-pub fn is_plain_safe(value: &str) -> bool {
-    let Some(first) = value.chars().next() else {
-        return false;
-    };
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "._/:@+-".contains(c);
-    first.is_ascii_alphanumeric()
-        && value.chars().all(allowed)
-        && !value.contains(": ")
-        && !is_special_word(value)
-        && !looks_numeric(value)
-}
-
-/// Booleans and nulls of YAML 1.1 and 1.2.
-fn is_special_word(value: &str) -> bool {
-    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-    WORDS.iter().any(|w| w.eq_ignore_ascii_case(value))
-}
-
-/// Anything a YAML 1.1 or 1.2 resolver might read as a number or timestamp: integers in any
-/// base, floats, sexagesimal numbers (`1:20`), dates. Erring towards quotes costs nothing.
-fn looks_numeric(value: &str) -> bool {
-    value.starts_with(|c: char| c.is_ascii_digit())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() || "xXoObBtTzZ_.:+-".contains(c))
-}
-
-fn has_control(value: &str) -> bool {
-    value.chars().any(char::is_control)
-}
-
-/// A double-quoted scalar: the one style that can hold any string.
-pub fn double_quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A scalar for text this tool adds (a secret name): plain when safe, else double-quoted.
-pub fn new_scalar(value: &str) -> String {
-    if is_plain_safe(value) {
-        value.to_string()
-    } else {
-        double_quoted(value)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_only_when_both_yaml_versions_read_a_string() {
-        for safe in [
-            "nginx",
-            "nginx:1.25",
-            "m.example.com/all/docker.io/library/nginx:1",
-            "harbor-pull",
-            "a:1",
-            "10.0.0.1:443/x",
-        ] {
-            assert!(is_plain_safe(safe), "{safe}");
-        }
-        for unsafe_ in [
-            "",
-            "yes",
-            "No",
-            "on",
-            "null",
-            "1:20",
-            "0644",
-            "0x1f",
-            "1e3",
-            "12",
-            "2001-12-14",
-            "-x",
-            ".inf",
-            "a: b",
-            "a #b",
-            "x y",
-        ] {
-            assert!(!is_plain_safe(unsafe_), "{unsafe_}");
-        }
-    }
-
-    #[test]
-    fn double_quotes_escape() {
-        assert_eq!(double_quoted("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(new_scalar("yes"), "\"yes\"");
-        assert_eq!(new_scalar("regcred"), "regcred");
-    }
 }

@@ -13,8 +13,8 @@
 use std::cell::OnceCell;
 use std::ops::Range;
 
-use super::scalar::{double_quoted, new_scalar};
 use super::{Splice, Unsupported};
+use crate::quoting::{double_quoted, new_scalar};
 use crate::tree::{Kind, NodeId, ScalarStyle, Tag, Tree};
 
 /// Where the edits happen: the stream text, one document's tree, and its line ending.

@@ -29,7 +29,7 @@ mod wanted;
 
 pub use client::RegistryClient;
 pub use command::{LockJob, LockOutcome, Mode};
-pub use endpoint::{parse_host, plain_http_allowed};
+pub use endpoint::plain_http_allowed;
 pub use error::{ResolveError, Target};
 pub use inline::complete_lock;
 pub use manifest::sha256_of;

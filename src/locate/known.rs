@@ -4,7 +4,16 @@
 //! rows with `paths:`; custom resources that embed a pod spec are also found without a row (see
 //! the structural search in the walker).
 
-use super::table::Target::{self, Image, PodSpec};
+use Target::{Image, PodSpec};
+
+/// Where a row's path leads, in the location table and here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A string that is an image reference.
+    Image,
+    /// A pod spec: its containers, init containers, ephemeral containers and image volumes.
+    PodSpec,
+}
 
 /// (group, kinds, target, path)
 pub const CUSTOM_RESOURCES: &[(&str, &[&str], Target, &str)] = &[

@@ -4,12 +4,10 @@
 //! Render, `images` and every report consume the same [`Found`]; nothing else walks documents.
 
 mod known;
-pub mod path;
 mod strings;
 pub mod table;
 mod walker;
 
-pub use path::{FieldPath, PathError, Step};
 pub use table::{Table, Target};
 
 use std::fmt;

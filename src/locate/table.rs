@@ -5,18 +5,10 @@
 //! the images are. `CustomResourceDefinition` documents are never searched: their OpenAPI
 //! schemas describe fields called `image`, which are not images.
 
+pub use super::known::Target;
 use super::known::CUSTOM_RESOURCES;
-use crate::locate::FieldPath;
+use crate::field_path::FieldPath;
 use crate::rules::{CustomPath, PathTarget, Scan};
-
-/// What a row's path leads to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A string that is an image reference.
-    Image,
-    /// A pod spec: its containers, init containers, ephemeral containers and image volumes.
-    PodSpec,
-}
 
 /// The API groups a row accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]

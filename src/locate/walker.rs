@@ -6,10 +6,8 @@ use std::collections::HashSet;
 use super::known::DESCRIBING_GROUPS;
 use super::strings::{self, Evidence, Match, Names};
 use super::table::{self, Target};
-use super::{
-    Found, Holder, How, ImageSite, ReportOnly, Resource, Step, Table, HELM_FILENAME_ANNOTATION,
-};
-use crate::locate::FieldPath;
+use super::{Found, Holder, How, ImageSite, ReportOnly, Resource, Table, HELM_FILENAME_ANNOTATION};
+use crate::field_path::{FieldPath, Step};
 use crate::rules::ScanMode;
 use crate::tree::{Kind, NodeId, Tree};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::file::{DigestsFile, PathFile, RegistryFile, RulesFile};
 use super::{check, images, secrets, CustomPath, Digests, Origin, PathTarget};
 use super::{PinForm, RegistryRule, Rules, RulesError};
-use crate::locate::FieldPath;
+use crate::field_path::FieldPath;
 use crate::reference;
 
 /// Reads and checks a whole rules file.
@@ -166,7 +166,7 @@ fn digests(file: DigestsFile, base_dir: &Path, origin: &Origin) -> Result<Digest
         .iter()
         .enumerate()
         .map(|(i, host)| {
-            crate::digest::parse_host(host).map_err(|problem| {
+            crate::reference::parse_host(host).map_err(|problem| {
                 origin.invalid(format!("digests.insecureRegistries[{i}]"), problem)
             })
         })

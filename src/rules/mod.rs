@@ -19,7 +19,7 @@ mod version;
 
 use std::path::{Path, PathBuf};
 
-use crate::locate::FieldPath;
+use crate::field_path::FieldPath;
 
 pub use policy::{Policy, Scan, ScanMode};
 
