@@ -1,4 +1,4 @@
-//! The command line: clap definitions only.
+//! The command line: clap definitions.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,18 @@ pub struct Cli {
     /// still gets them.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+impl Cli {
+    /// The command's name, for the log.
+    pub fn command_name(&self) -> &'static str {
+        match self.command {
+            None => "render",
+            Some(Command::Images(_)) => "images",
+            Some(Command::Lock(_)) => "lock",
+            Some(Command::Check(_)) => "check",
+        }
+    }
 }
 
 /// Where the rules come from.

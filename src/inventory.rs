@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::digest::{plain_http_allowed, source_reference};
+use crate::digest::plain_http_allowed;
 use crate::quoting::{double_quoted, new_scalar};
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
@@ -150,6 +150,21 @@ fn copy(finding: &Finding) -> Option<Copy> {
             .map(str::to_string),
         at: finding.location(),
     })
+}
+
+/// The image a final reference stands for, where the input found it: the name as written in
+/// the input, at the final tag (an override may have changed it), or at the final digest alone
+/// when there is one (that is what is pulled; copy tools refuse a tag and a digest together).
+/// A `newName` changes where an image goes, not what it is: the input's name stays.
+///
+/// `reimage lock --source` asks the registries for this, and `--format mirror` and
+/// `--format skopeo-sync` copy it.
+pub fn source_reference(original: &Reference, final_reference: &Reference) -> Option<Reference> {
+    let text = match final_reference.digest() {
+        Some(digest) => Reference::compose(original.name(), None, Some(digest)),
+        None => Reference::compose(original.name(), final_reference.tag(), None),
+    };
+    Reference::parse(&text).ok()
 }
 
 /// `source<TAB>destination` lines, sorted.
@@ -375,6 +390,22 @@ mod tests {
 
     fn report(input: &str) -> Report {
         report_with(CATCH_ALL, input)
+    }
+
+    #[test]
+    fn the_source_of_a_final_digest_is_that_digest_alone() {
+        let original = Reference::parse("nginx:1").unwrap();
+        let pinned =
+            Reference::parse(&format!("m.example/all/docker.io/library/nginx:2@{D}")).unwrap();
+        let tagged = Reference::parse("m.example/all/docker.io/library/nginx:2").unwrap();
+        assert_eq!(
+            source_reference(&original, &pinned).unwrap().to_string(),
+            format!("nginx@{D}")
+        );
+        assert_eq!(
+            source_reference(&original, &tagged).unwrap().to_string(),
+            "nginx:2"
+        );
     }
 
     #[test]

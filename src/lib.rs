@@ -9,8 +9,8 @@
 //! [`apply`] turns the plan into byte splices and writes the output.
 //! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
-//! [`digest`] asks registries for digests (`reimage lock`, `--resolve`); a plain render never
-//! uses it, so it never opens a socket.
+//! [`digest`] asks registries for digests (for `reimage lock` and `--resolve`, which the binary
+//! drives); a plain render never uses it, so it never opens a socket.
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -98,7 +98,7 @@ pub fn render_with<'a>(
     lock: Option<&Lock>,
     detail: Detail,
 ) -> Result<Rendered<'a>, Error> {
-    let rendered = run(input, rules, lock, detail)?;
+    let rendered = run(input, rules, lock, detail, Stages::All)?;
     if requires_digests(rules) {
         require_digests(&rendered.report)?;
     }
@@ -126,7 +126,22 @@ pub fn render_unchecked<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
 ) -> Result<Rendered<'a>, Error> {
-    run(input, rules, lock, Detail::Full)
+    run(input, rules, lock, Detail::Full, Stages::All)
+}
+
+/// What a render would report, without making its edits: read → locate → plan. For finding
+/// what to resolve before the one render that edits.
+pub fn report(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Report, Error> {
+    Ok(run(input, rules, lock, Detail::Full, Stages::UpToPlan)?.report)
+}
+
+/// How far [`run`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stages {
+    /// Read, locate, plan and apply.
+    All,
+    /// Read, locate and plan: the report, without the edits.
+    UpToPlan,
 }
 
 /// The pipeline, keeping of the report what `detail` says.
@@ -135,6 +150,7 @@ fn run<'a>(
     rules: &Rules,
     lock: Option<&Lock>,
     detail: Detail,
+    stages: Stages,
 ) -> Result<Rendered<'a>, Error> {
     let documents = Stream::documents(input)?;
     let text = documents.text();
@@ -156,7 +172,12 @@ fn run<'a>(
                 |finding| detail.keeps_finding(finding, rules),
                 |note| detail.keeps_note(note, rules),
             ),
-            output: apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s)),
+            output: match stages {
+                Stages::All => {
+                    apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s))
+                }
+                Stages::UpToPlan => Ok(apply::Output::unchanged(text)),
+            },
         };
         (!part.is_empty()).then_some(Ok(part))
     };
@@ -233,14 +254,6 @@ impl<'a> Merged<'a> {
             report: self.report,
         })
     }
-}
-
-/// The lock file the rules name, if any.
-pub fn load_lock(rules: &Rules) -> Result<Option<Lock>, Error> {
-    let Some(path) = rules.digests.as_ref().and_then(|d| d.lock.as_ref()) else {
-        return Ok(None);
-    };
-    Ok(Some(Lock::load(path)?))
 }
 
 /// Whether the rules set `digests.require`.

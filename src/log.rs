@@ -115,6 +115,23 @@ impl Header {
     }
 }
 
+/// Logs a command line that clap refused (it has printed it already), when a log can be found
+/// on it or in `REIMAGE_LOG`: Helm and Argo CD show no standard error.
+pub fn refused_command_line(error: &clap::Error) {
+    let path = path_in_raw_args(std::env::args_os().skip(1));
+    match Log::open(path.as_deref()) {
+        Ok(mut log) => {
+            let text = format!("reimage: {}", error.to_string().trim_end());
+            log.push(reimage::report::printable(text, true));
+            log.finish(&Header {
+                command: "command line",
+                ..Header::default()
+            });
+        }
+        Err(e) => eprintln!("reimage: {e}"),
+    }
+}
+
 /// The log named on a command line that clap refused, or by `REIMAGE_LOG`: `--log FILE` or
 /// `--log=FILE`, the last one winning, as clap reads them.
 pub fn path_in_raw_args(args: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {

@@ -248,7 +248,12 @@ impl Finding {
     /// `digests.require` refuses). Reported strings are never pinned; see
     /// [`Finding::is_reported`].
     pub fn lacks_digest(&self) -> bool {
-        !matches!(self.status, "invalid" | "reported") && !self.final_value.contains('@')
+        self.is_pinnable() && !self.final_value.contains('@')
+    }
+
+    /// Whether it is an image the rules may pin: a valid reference, not only reported.
+    pub fn is_pinnable(&self) -> bool {
+        !matches!(self.status, "invalid" | "reported")
     }
 
     /// Whether it was seen and only reported, never rewritten or pinned.

@@ -6,35 +6,30 @@
 //! The network stays behind [`Resolver`]. [`RegistryClient`] is the real one:
 //! `endpoint` (host, http or https) → `http` (ureq, timeouts, retries from `retry`) →
 //! `challenge`, `token` and `credentials`/`helper` for logging in → `manifest` (Accept list,
-//! digest checks). Around it, `wanted` picks the references to resolve from a render,
-//! `parallel` resolves them a bounded number at a time, and `command` (the lock command) and
-//! `inline` (`--resolve`) use the results. `settings` holds the knobs; `error` the one error
-//! type.
+//! digest checks). Around it,
+//! `parallel` resolves many references a bounded number at a time. What to resolve, and what
+//! to do with the answers, is up to the callers (the `lock` command, `--resolve`). `settings`
+//! holds the knobs; `error` the one error type.
 
 mod challenge;
 mod client;
-pub mod command;
 mod credentials;
 mod endpoint;
 mod error;
 mod helper;
 mod http;
-mod inline;
 mod manifest;
 mod parallel;
 mod retry;
 mod settings;
 mod token;
-mod wanted;
 
 pub use client::RegistryClient;
-pub use command::{LockJob, LockOutcome, Mode};
 pub use endpoint::plain_http_allowed;
 pub use error::{ResolveError, Target};
-pub use inline::complete_lock;
 pub use manifest::sha256_of;
-pub use settings::{resolve_requested, Settings};
-pub use wanted::{source_reference, wanted, Wanted};
+pub use parallel::resolve_each;
+pub use settings::Settings;
 
 use crate::reference::Reference;
 

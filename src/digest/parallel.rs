@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::error::ResolveError;
-use super::wanted::Wanted;
 use super::{Resolved, Resolver};
+use crate::reference::Reference;
 
 /// Resolves every reference, `parallel` at a time; results in the order of `images`.
 pub fn resolve_all(
     resolver: &dyn Resolver,
-    images: &[&Wanted],
+    images: &[&Reference],
     parallel: usize,
 ) -> Vec<Result<Resolved, ResolveError>> {
     let next = AtomicUsize::new(0);
@@ -22,10 +22,10 @@ pub fn resolve_all(
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(wanted) = images.get(index) else {
+                let Some(image) = images.get(index) else {
                     break;
                 };
-                let result = resolver.resolve(&wanted.ask);
+                let result = resolver.resolve(image);
                 results
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -38,18 +38,19 @@ pub fn resolve_all(
     results.into_iter().map(|(_, result)| result).collect()
 }
 
-/// Resolves every wanted reference; the digests by wanted reference, or every failure.
-pub fn resolve_wanted<'w>(
+/// Resolves every reference; the digests in the order of `images`, or every failure, with
+/// `consequence` saying what was not done because of them.
+pub fn resolve_each(
     resolver: &dyn Resolver,
-    images: &[&'w Wanted],
+    images: &[&Reference],
     parallel: usize,
     consequence: &'static str,
-) -> Result<Vec<(&'w Wanted, Resolved)>, ResolveError> {
+) -> Result<Vec<Resolved>, ResolveError> {
     let mut resolved = Vec::new();
     let mut failures = Vec::new();
-    for (wanted, result) in images.iter().zip(resolve_all(resolver, images, parallel)) {
+    for result in resolve_all(resolver, images, parallel) {
         match result {
-            Ok(r) => resolved.push((*wanted, r)),
+            Ok(r) => resolved.push(r),
             Err(e) => failures.push(e),
         }
     }
@@ -108,26 +109,22 @@ mod tests {
         }
     }
 
-    fn wanted(tag: &str) -> Wanted {
-        let r = Reference::parse(&format!("r.example/x:{tag}")).unwrap();
-        Wanted {
-            key: r.clone(),
-            ask: r,
-        }
+    fn image(tag: &str) -> Reference {
+        Reference::parse(&format!("r.example/x:{tag}")).unwrap()
     }
 
     #[test]
     fn bounded_in_order_and_every_failure_listed() {
-        let all: Vec<Wanted> = (0..12).map(|i| wanted(&i.to_string())).collect();
-        let refs: Vec<&Wanted> = all.iter().collect();
+        let all: Vec<Reference> = (0..12).map(|i| image(&i.to_string())).collect();
+        let refs: Vec<&Reference> = all.iter().collect();
         let counting = Counting::default();
-        let got = resolve_wanted(&counting, &refs, 3, "").unwrap();
+        let got = resolve_each(&counting, &refs, 3, "").unwrap();
         assert_eq!(counting.most.load(Ordering::SeqCst), 3);
         assert_eq!(counting.calls.load(Ordering::SeqCst), 12);
-        assert_eq!(got[11].1.digest, "sha256:11");
-        let bad = [wanted("1"), wanted("bad"), wanted("bad")];
-        let refs: Vec<&Wanted> = bad.iter().collect();
-        match resolve_wanted(&Counting::default(), &refs, 8, "; x") {
+        assert_eq!(got[11].digest, "sha256:11");
+        let bad = [image("1"), image("bad"), image("bad")];
+        let refs: Vec<&Reference> = bad.iter().collect();
+        match resolve_each(&Counting::default(), &refs, 8, "; x") {
             Err(ResolveError::Failed {
                 total: 3, failures, ..
             }) => assert_eq!(failures.len(), 2),

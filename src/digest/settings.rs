@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use crate::rules::Rules;
-
 /// Lookups at once, unless `--parallel` says otherwise.
 pub const DEFAULT_PARALLEL: usize = 8;
 /// The time one image may take, unless `--timeout` says otherwise.
@@ -38,32 +36,19 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The rules' `digests.insecureRegistries` plus the command line's hosts and limits.
+    /// Plain-http hosts (checked by [`crate::reference::parse_host`]), and the limits the
+    /// command line gives; defaults for the others.
     pub fn new(
-        rules: &Rules,
-        insecure: &[String],
+        insecure: Vec<String>,
         parallel: Option<usize>,
         timeout: Option<Duration>,
     ) -> Settings {
-        let mut hosts: Vec<String> = rules
-            .digests
-            .iter()
-            .flat_map(|d| d.insecure_registries.iter().cloned())
-            .chain(insecure.iter().cloned())
-            .collect();
-        hosts.sort();
-        hosts.dedup();
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         Settings {
-            insecure: hosts,
+            insecure,
             parallel: parallel.unwrap_or(DEFAULT_PARALLEL).max(1),
             timeout,
             connect_timeout: CONNECT_TIMEOUT.min(timeout),
         }
     }
-}
-
-/// Whether the rules ask for inline resolution (`digests.resolve: true`).
-pub fn resolve_requested(rules: &Rules) -> bool {
-    rules.digests.as_ref().is_some_and(|d| d.resolve)
 }

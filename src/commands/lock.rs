@@ -4,19 +4,48 @@
 //! `--refresh` asks the registries again for every image. The file is written whole or not
 //! at all (see [`Lock::write`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::lock::Lock;
-use crate::rules::Rules;
-use crate::Error;
+use reimage::digest::{self, Resolver};
+use reimage::error::Error;
+use reimage::lock::Lock;
+use reimage::reference::Reference;
+use reimage::rules::Rules;
 
-use super::parallel::resolve_wanted;
-use super::wanted::{final_report, wanted, Wanted};
-use super::Resolver;
+use super::pins::{wanted, Wanted};
+use super::Session;
+use crate::cli::LockArgs;
+
+/// `reimage lock`: resolve and write the lock file; a summary on standard error and in the log.
+pub fn run(session: &mut Session<'_>, args: &LockArgs) -> Result<(), Error> {
+    let settings = session.settings;
+    let output = args
+        .output
+        .clone()
+        .or_else(|| settings.lock_file())
+        .unwrap_or_else(|| PathBuf::from("images.lock.yaml"));
+    let mode = match (args.update, args.refresh) {
+        (true, _) => Mode::Update,
+        (_, true) => Mode::Refresh,
+        _ => Mode::Fresh,
+    };
+    let job = LockJob {
+        output: &output,
+        mode,
+        source: args.source,
+        parallel: settings.network.parallel,
+    };
+    let input = session.read_input()?;
+    let client = digest::RegistryClient::new(&settings.network);
+    let outcome = write_lock(&input, &settings.rules, &job, &client)?;
+    session.explain(outcome.explain());
+    session.summary(outcome.summary(&output));
+    Ok(())
+}
 
 /// What to do with entries already in the lock file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
+enum Mode {
     /// Keep the digests of this render's images; drop the other entries.
     #[default]
     Fresh,
@@ -28,7 +57,7 @@ pub enum Mode {
 
 /// One run of the lock command.
 #[derive(Debug, Clone)]
-pub struct LockJob<'a> {
+struct LockJob<'a> {
     pub output: &'a Path,
     pub mode: Mode,
     /// Ask the registries the input names, not the final (mirror) references.
@@ -38,7 +67,7 @@ pub struct LockJob<'a> {
 
 /// What the lock command did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LockOutcome {
+struct LockOutcome {
     /// Lock key, the reference asked about, digest.
     pub resolved: Vec<(String, String, String)>,
     /// Entries taken from the existing file.
@@ -72,20 +101,23 @@ impl LockOutcome {
 }
 
 /// Runs the lock command on rendered `input`.
-pub fn run(
+fn write_lock(
     input: &[u8],
     rules: &Rules,
     job: &LockJob<'_>,
     resolver: &dyn Resolver,
 ) -> Result<LockOutcome, Error> {
-    let report = final_report(input, rules, None)?;
+    let report = reimage::report(input, rules, None)?;
     let wanted = wanted(&report, job.source);
     let existing = existing(job)?;
     let todo: Vec<&Wanted> = wanted
         .iter()
         .filter(|w| job.mode == Mode::Refresh || existing.digest_for(&w.key).is_none())
         .collect();
-    let resolved = resolve_wanted(resolver, &todo, job.parallel, "; no lock file was written")?;
+    let asks: Vec<&Reference> = todo.iter().map(|w| &w.ask).collect();
+    let answers =
+        digest::resolve_each(resolver, &asks, job.parallel, "; no lock file was written")?;
+    let resolved = todo.iter().zip(answers);
     let mut lock = match job.mode {
         Mode::Update => existing.clone(),
         Mode::Fresh | Mode::Refresh => Lock::default(),
@@ -121,9 +153,10 @@ fn existing(job: &LockJob<'_>) -> Result<Lock, Error> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
-    use crate::digest::{ResolveError, Resolved};
-    use crate::reference::Reference;
+    use reimage::digest::{ResolveError, Resolved};
     use std::sync::Mutex;
 
     /// Answers `sha256:` + 64 times the tag's first character; records what it was asked.
@@ -163,7 +196,7 @@ mod tests {
         )
         .unwrap();
         let fake = Fake::default();
-        let out = run(
+        let out = write_lock(
             INPUT.as_bytes(),
             &rules,
             &job(&file, Mode::Fresh, true),
@@ -182,7 +215,7 @@ mod tests {
         );
         let stale = text.replace("m.example/s/b:2", "m.example/s/old:9");
         std::fs::write(&file, &stale).unwrap();
-        let out = run(
+        let out = write_lock(
             INPUT.as_bytes(),
             &rules,
             &job(&file, Mode::Update, false),
@@ -190,7 +223,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((out.entries, out.resolved.len(), out.kept), (3, 1, 1));
-        let out = run(
+        let out = write_lock(
             INPUT.as_bytes(),
             &rules,
             &job(&file, Mode::Fresh, false),
@@ -198,7 +231,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((out.entries, out.resolved.len(), out.kept), (2, 0, 2));
-        let out = run(
+        let out = write_lock(
             INPUT.as_bytes(),
             &rules,
             &job(&file, Mode::Refresh, false),

@@ -1,16 +1,17 @@
-//! Which references need a digest: the final references of a render (after overrides and
-//! registry mapping) that carry none, each once, and what to ask a registry for each — the
-//! final reference itself, or, with `--source`, the name found in the input at the final tag
-//! ([`source_reference`], which the copy lists of `reimage images` share). Pure; used by the
-//! lock command and by `--resolve`.
+//! What to ask the registries for: the final references of a run that carry no digest, each
+//! once, and what to ask for each — the final reference itself, or, with `--source`, the image
+//! it stands for where the input found it ([`inventory::source_reference`]).
 
 use std::collections::BTreeMap;
 
-use crate::lock;
-use crate::reference::Reference;
-use crate::report::Report;
-use crate::rules::Rules;
-use crate::Error;
+use reimage::digest::{self, Resolver};
+use reimage::error::Error;
+use reimage::inventory;
+use reimage::lock::{self, Lock};
+use reimage::reference::Reference;
+use reimage::report::Report;
+
+use crate::settings::Settings;
 
 /// One reference to pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +27,7 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
     let mut by_key: BTreeMap<String, Wanted> = BTreeMap::new();
     // Reported strings are never pinned, so they are never looked up either (an artifact
     // named by its repository alone has no tag to look up).
-    let pinnable = |f: &&crate::report::Finding| !matches!(f.status, "invalid" | "reported");
-    for finding in report.findings.iter().filter(pinnable) {
+    for finding in report.findings.iter().filter(|f| f.is_pinnable()) {
         let Ok(key) = Reference::parse(&finding.final_value) else {
             continue;
         };
@@ -37,7 +37,7 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
         let ask = if source {
             Reference::parse(&finding.original)
                 .ok()
-                .and_then(|original| source_reference(&original, &key))
+                .and_then(|original| inventory::source_reference(&original, &key))
                 .unwrap_or_else(|| key.clone())
         } else {
             key.clone()
@@ -47,42 +47,58 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
     by_key.into_values().collect()
 }
 
-/// The image a final reference stands for, where the input found it: the name as written in
-/// the input, at the final tag (an override may have changed it), or at the final digest alone
-/// when there is one (that is what is pulled; copy tools refuse a tag and a digest together).
-/// A `newName` changes where an image goes, not what it is: the input's name stays.
-///
-/// `reimage lock --source` asks the registries for this, and `reimage images --format mirror`
-/// and `--format skopeo-sync` copy it.
-pub fn source_reference(original: &Reference, final_reference: &Reference) -> Option<Reference> {
-    let text = match final_reference.digest() {
-        Some(digest) => Reference::compose(original.name(), None, Some(digest)),
-        None => Reference::compose(original.name(), final_reference.tag(), None),
-    };
-    Reference::parse(&text).ok()
+/// `--resolve` / `digests.resolve: true`: the lock plus every digest it lacks, from the
+/// registries.
+pub fn complete(input: &[u8], settings: &Settings, lock: Option<Lock>) -> Result<Lock, Error> {
+    let client = digest::RegistryClient::new(&settings.network);
+    complete_with(input, settings, lock, &client)
 }
 
-/// What a render makes of `input`, without `digests.require` and `policy:` (the point is to
-/// find the references that have no digest yet).
-pub fn final_report(
+/// [`complete`] with any resolver. The stream is located and planned to find what lacks a
+/// digest, but not edited: the render that follows edits it once.
+fn complete_with(
     input: &[u8],
-    rules: &Rules,
-    lock: Option<&lock::Lock>,
-) -> Result<Report, Error> {
-    Ok(crate::render_unchecked(input, rules, lock)?.report)
+    settings: &Settings,
+    lock: Option<Lock>,
+    resolver: &dyn Resolver,
+) -> Result<Lock, Error> {
+    let report = reimage::report(input, &settings.rules, lock.as_ref())?;
+    let wanted = wanted(&report, false);
+    let mut lock = lock.unwrap_or_default();
+    let asks: Vec<&Reference> = wanted.iter().map(|w| &w.ask).collect();
+    let parallel = settings.network.parallel;
+    let resolved = digest::resolve_each(resolver, &asks, parallel, "; nothing was rendered")?;
+    for (w, resolved) in wanted.iter().zip(resolved) {
+        lock.insert(&w.key, resolved.digest);
+    }
+    Ok(lock)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
     use super::*;
-    use crate::samples::pod;
+    use reimage::rules::Rules;
     use std::path::Path;
 
     const D: &str = "sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac";
 
+    /// A Pod with one container per image.
+    pub(crate) fn pod(images: &[&str]) -> String {
+        let containers: String = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| format!("  - {{name: c{i}, image: '{image}'}}\n"))
+            .collect();
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n{containers}"
+        )
+    }
+
     fn keys(rules: &str, images: &[&str], source: bool) -> Vec<(String, String)> {
         let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
-        let report = final_report(pod(images).as_bytes(), &rules, None).unwrap();
+        let report = reimage::report(pod(images).as_bytes(), &rules, None).unwrap();
         wanted(&report, source)
             .into_iter()
             .map(|w| (w.key.to_string(), w.ask.to_string()))
@@ -101,22 +117,6 @@ mod tests {
         );
         let want = "m.example/all/docker.io/library/nginx:1";
         assert_eq!(got, vec![(want.to_string(), want.to_string())]);
-    }
-
-    #[test]
-    fn the_source_of_a_final_digest_is_that_digest_alone() {
-        let original = Reference::parse("nginx:1").unwrap();
-        let pinned =
-            Reference::parse(&format!("m.example/all/docker.io/library/nginx:2@{D}")).unwrap();
-        let tagged = Reference::parse("m.example/all/docker.io/library/nginx:2").unwrap();
-        assert_eq!(
-            source_reference(&original, &pinned).unwrap().to_string(),
-            format!("nginx@{D}")
-        );
-        assert_eq!(
-            source_reference(&original, &tagged).unwrap().to_string(),
-            "nginx:2"
-        );
     }
 
     #[test]

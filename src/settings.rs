@@ -1,0 +1,120 @@
+//! Everything a run is asked to do, built once from the command line, the environment and the
+//! rules file: the commands read this and nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reimage::digest;
+use reimage::error::Error;
+use reimage::lock::{Lock, LockError};
+use reimage::rules::Rules;
+
+use crate::cli::{Cli, Command};
+
+/// The settings of one run.
+#[derive(Debug)]
+pub struct Settings {
+    /// The rules file and the shorthand flags, checked and combined.
+    pub rules: Rules,
+    /// One line per change on standard error.
+    pub explain: bool,
+    /// No warnings on standard error (the log still gets them).
+    pub quiet: bool,
+    /// Whether the log asks for the whole report.
+    pub logging: bool,
+    /// Ask the registries for the digests the lock file lacks while rendering.
+    pub resolve: bool,
+    /// How the registries are spoken to.
+    pub network: digest::Settings,
+}
+
+impl Settings {
+    /// Reads the rules and checks what the command needs of them.
+    pub fn new(cli: &Cli) -> Result<Settings, Error> {
+        // As a post-renderer, a render without rules would install every image unchanged
+        // without a word.
+        if cli.command.is_none() && rules_named(cli).is_none() {
+            return Err(Error::NoRules);
+        }
+        let rules = match &cli.rules.rules {
+            Some(path) => Rules::load(path)?,
+            None => Rules::empty(),
+        };
+        let rules = rules.with_shorthands(
+            cli.rules.registry.as_deref(),
+            &cli.rules.pull_secrets,
+            cli.rules.lock.as_deref(),
+        )?;
+        let nothing_to_check = rules.policy.is_none() && rules.pull_secrets.remove.is_empty();
+        if matches!(cli.command, Some(Command::Check(_))) && nothing_to_check {
+            return Err(Error::NoPolicy);
+        }
+        let digests = rules.digests.as_ref();
+        let mut insecure: Vec<String> = digests
+            .iter()
+            .flat_map(|d| d.insecure_registries.iter().cloned())
+            .chain(cli.network.insecure_registries.iter().cloned())
+            .collect();
+        insecure.sort();
+        insecure.dedup();
+        let network = digest::Settings::new(
+            insecure,
+            cli.network.parallel.map(usize::from),
+            cli.network.timeout.map(Duration::from_secs),
+        );
+        Ok(Settings {
+            resolve: cli.network.resolve || digests.is_some_and(|d| d.resolve),
+            rules,
+            explain: cli.explain,
+            quiet: cli.quiet,
+            logging: cli.log.is_some(),
+            network,
+        })
+    }
+
+    /// The lock file the rules name, if any.
+    pub fn lock(&self) -> Result<Option<Lock>, Error> {
+        match self.lock_file() {
+            Some(path) => Ok(Some(Lock::load(&path)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The lock file the rules name, or none while it does not exist yet.
+    pub fn lock_if_present(&self) -> Result<Option<Lock>, Error> {
+        match self.lock() {
+            Err(Error::Lock(LockError::Read { cause, .. }))
+                if cause.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
+            other => other,
+        }
+    }
+
+    /// The rules' `digests.lock` (or `--lock`).
+    pub fn lock_file(&self) -> Option<PathBuf> {
+        self.rules.digests.as_ref().and_then(|d| d.lock.clone())
+    }
+}
+
+/// Where the rules come from, for the log: the file, then the flags that ask for changes.
+pub fn rules_named(cli: &Cli) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(file) = &cli.rules.rules {
+        parts.push(file.display().to_string());
+    }
+    if let Some(prefix) = &cli.rules.registry {
+        parts.push(format!("--registry {prefix}"));
+    }
+    for name in &cli.rules.pull_secrets {
+        parts.push(format!("--pull-secret {name}"));
+    }
+    if let Some(lock) = &cli.rules.lock {
+        parts.push(format!("--lock {}", lock.display()));
+    }
+    if cli.network.resolve {
+        parts.push("--resolve".to_string());
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
