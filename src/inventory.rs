@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::digest::plain_http_allowed;
+use crate::plan::Status;
 use crate::quoting::{double_quoted, new_scalar};
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
@@ -107,7 +108,11 @@ struct Copy {
 fn copies(report: &Report) -> Result<Vec<Copy>, InventoryError> {
     let mut copies: BTreeMap<(String, String), Copy> = BTreeMap::new();
     let mut by_destination: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for finding in report.findings.iter().filter(|f| f.status == "rewritten") {
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::Rewritten)
+    {
         let Some(copy) = copy(finding) else {
             continue;
         };
@@ -133,9 +138,11 @@ fn copies(report: &Report) -> Result<Vec<Copy>, InventoryError> {
 }
 
 fn copy(finding: &Finding) -> Option<Copy> {
-    let original = Reference::parse(&finding.original).ok()?;
-    let to = Reference::parse(&finding.final_value).ok()?;
-    let from = source_reference(&original, &to)?;
+    let (original, to) = (
+        finding.original_reference.as_ref()?,
+        finding.final_reference.as_ref()?,
+    );
+    let from = source_reference(original, to)?;
     let source = Reference::compose(&from.normalized_name(), from.tag(), from.digest());
     let destination = match to.tag() {
         Some(tag) => Reference::compose(to.name(), Some(tag), None),
@@ -345,7 +352,7 @@ pub fn helm_annotation(report: &Report) -> String {
     for finding in report
         .findings
         .iter()
-        .filter(|f| !matches!(f.status, "reported" | "invalid"))
+        .filter(|f| !matches!(f.status, Status::Reported | Status::Invalid))
     {
         images
             .entry(finding.final_value.as_str())
@@ -364,9 +371,10 @@ pub fn helm_annotation(report: &Report) -> String {
 
 fn display_name(finding: &Finding) -> String {
     finding.container.clone().unwrap_or_else(|| {
-        let name = Reference::parse(&finding.final_value)
-            .map(|r| r.name().to_string())
-            .unwrap_or_else(|_| finding.final_value.clone());
+        let name = finding
+            .final_reference
+            .as_ref()
+            .map_or(finding.final_value.as_str(), Reference::name);
         name.rsplit('/').next().unwrap_or_default().to_string()
     })
 }

@@ -34,6 +34,8 @@ pub struct Plan {
 pub struct Decision {
     /// The value Kubernetes will read after the run.
     pub value: String,
+    /// `value` as a reference; `None` when it is none (an invalid reference left as it is).
+    pub reference: Option<Reference>,
     pub status: Status,
     pub reason: Option<String>,
     /// Whether the bytes of the site's node must be replaced (false when an alias follows
@@ -41,7 +43,10 @@ pub struct Decision {
     pub edit: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What became of an image, as reports write it: `rewritten`, `unchanged`, `skipped`,
+/// `reported`, `invalid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Rewritten,
     Unchanged,
@@ -140,24 +145,28 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
     match outcome {
         Outcome::Invalid { error } => Decision {
             value: site.value.clone(),
+            reference: None,
             status: Status::Invalid,
             reason: Some(error),
             edit: false,
         },
-        Outcome::Skipped { reason } => Decision {
+        Outcome::Skipped { original, reason } => Decision {
             value: site.value.clone(),
+            reference: Some(original),
             status: Status::Skipped,
             reason: Some(reason),
             edit: false,
         },
-        Outcome::Kept { reason } => Decision {
+        Outcome::Kept { original, reason } => Decision {
             value: site.value.clone(),
+            reference: Some(original),
             status: Status::Unchanged,
             reason: Some(reason),
             edit: false,
         },
         Outcome::Rewritten { value, reason } => Decision {
-            value,
+            value: value.to_string(),
+            reference: Some(value),
             status: Status::Rewritten,
             reason: Some(reason),
             edit: true,
@@ -168,9 +177,15 @@ fn decide(found: &Found<'_>, site: &ImageSite, rewriter: &Rewriter<'_>) -> Decis
 /// A reference found where the rules only report (a string nothing names as an image, or a
 /// `scan: report` source): left as it is, with what the rules would make of it.
 fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
-    let would = match outcome {
-        Outcome::Rewritten { value, .. } => format!("; the rules would make it `{value}`"),
-        _ => String::new(),
+    let (would, reference) = match outcome {
+        Outcome::Rewritten { value, .. } => (
+            format!("; the rules would make it `{value}`"),
+            Reference::parse(&site.value).ok(),
+        ),
+        Outcome::Kept { original, .. } | Outcome::Skipped { original, .. } => {
+            (String::new(), Some(original))
+        }
+        Outcome::Invalid { .. } => (String::new(), None),
     };
     let why = match site.report_only {
         Some(ReportOnly::Split) => {
@@ -186,6 +201,7 @@ fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
     };
     Decision {
         value: site.value.clone(),
+        reference,
         status: Status::Reported,
         reason: Some(format!("{why}{would}")),
         edit: false,
@@ -235,6 +251,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
                     );
                     *decision = Decision {
                         value: site.value.clone(),
+                        reference: Reference::parse(&site.value).ok(),
                         status: Status::Skipped,
                         reason: Some(reason),
                         edit: false,
@@ -334,7 +351,7 @@ fn grants_needed(found: &Found<'_>, grants: &[SecretGrant], images: &[Decision])
         let Some(holder) = site.holder.filter(|h| *h < found.holders.len()) else {
             continue;
         };
-        let Ok(reference) = Reference::parse(&decision.value) else {
+        let Some(reference) = &decision.reference else {
             continue;
         };
         let name = reference.normalized_name();
@@ -357,19 +374,4 @@ pub fn present_secrets(found: &Found<'_>, resource: usize, node: NodeId) -> Vec<
         .filter_map(|item| tree.get_str(tree.resolve(*item), "name"))
         .map(str::to_string)
         .collect()
-}
-
-/// Final images that carry no digest, for `digests.require`.
-pub fn missing_digests<'p>(
-    found: &'p Found<'_>,
-    plan: &'p Plan,
-) -> impl Iterator<Item = (&'p ImageSite, &'p Decision)> {
-    found
-        .images
-        .iter()
-        .zip(&plan.images)
-        .filter(|(_, decision)| {
-            decision.status != Status::Invalid
-                && Reference::parse(&decision.value).is_ok_and(|r| r.digest().is_none())
-        })
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::locate::ReportOnly;
-use crate::reference::{is_under, Reference};
+use crate::plan::Status;
+use crate::reference::is_under;
 use crate::report::{Finding, Report, SecretNote};
 use crate::rules::Policy;
 
@@ -77,7 +78,7 @@ fn removed_in_use<'n>(
 
 fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
     let image = &finding.final_value;
-    let Ok(reference) = Reference::parse(image) else {
+    let Some(reference) = &finding.final_reference else {
         return Vec::new();
     };
     let name = reference.normalized_name();
@@ -116,7 +117,7 @@ fn image_violations(finding: &Finding, policy: &Policy) -> Vec<Violation> {
         .into_iter()
         .map(|(rule, message)| {
             let how = match finding.status {
-                "reported" => format!(" (found in a string: {}, not rewritten)", finding.how),
+                Status::Reported => format!(" (found in a string: {}, not rewritten)", finding.how),
                 _ => String::new(),
             };
             Violation {

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use crate::locate::{Found, Holder, ImageSite, ReportOnly, Resource};
+use crate::locate::{Found, Holder, How, ImageSite, ReportOnly, Resource};
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
+use crate::reference::Reference;
 
 /// One image occurrence and what became of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -18,15 +19,21 @@ pub struct Finding {
     pub name: Option<String>,
     pub path: String,
     /// How it was found: `field`, `env:NAME`, `arg`, `configmap:KEY`, `split`.
-    pub how: String,
+    pub how: How,
     pub container: Option<String>,
     pub line: usize,
     pub column: usize,
     pub original: String,
     #[serde(rename = "final")]
     pub final_value: String,
-    pub status: &'static str,
+    pub status: Status,
     pub reason: Option<String>,
+    /// `original` as a reference; `None` when it is not a valid one.
+    #[serde(skip)]
+    pub original_reference: Option<Reference>,
+    /// `final` as a reference; `None` when it is not a valid one.
+    #[serde(skip)]
+    pub final_reference: Option<Reference>,
     /// Why it was only reported: `scan`, `weak`, `artifact` or `split`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_as: Option<ReportOnly>,
@@ -102,7 +109,7 @@ impl Report {
         let images = self
             .findings
             .iter()
-            .filter(|f| f.status == "rewritten")
+            .filter(|f| f.status == Status::Rewritten)
             .map(|f| {
                 let reason = f.reason.as_deref().unwrap_or_default();
                 let line = format!(
@@ -139,12 +146,12 @@ impl Report {
             .filter_map(|f| {
                 let reason = f.reason.as_deref().unwrap_or_default();
                 let what = match f.status {
-                    "invalid" => format!(
+                    Status::Invalid => format!(
                         "`{}` is not a valid image reference ({reason}); left unchanged",
                         f.original
                     ),
-                    "skipped" => format!("`{}`: {reason}", f.original),
-                    "reported" => {
+                    Status::Skipped => format!("`{}`: {reason}", f.original),
+                    Status::Reported => {
                         format!("`{}` ({}) was not rewritten: {reason}", f.original, f.how)
                     }
                     _ => return None,
@@ -168,20 +175,19 @@ fn finding(found: &Found<'_>, site: &ImageSite, decision: &Decision) -> Finding 
         namespace: resource.namespace.clone(),
         name: resource.name.clone(),
         path: site.path.clone(),
-        how: site.how.to_string(),
+        how: site.how.clone(),
         container: site.container.clone(),
         line: node.line,
         column: node.col + 1,
         original: site.value.clone(),
         final_value: decision.value.clone(),
-        status: match decision.status {
-            Status::Rewritten => "rewritten",
-            Status::Unchanged => "unchanged",
-            Status::Skipped => "skipped",
-            Status::Reported => "reported",
-            Status::Invalid => "invalid",
-        },
+        status: decision.status,
         reason: decision.reason.clone(),
+        original_reference: match decision.status {
+            Status::Rewritten => Reference::parse(&site.value).ok(),
+            _ => decision.reference.clone(),
+        },
+        final_reference: decision.reference.clone(),
         reported_as: site
             .report_only
             .filter(|_| decision.status == Status::Reported),
@@ -241,7 +247,10 @@ impl Finding {
     /// Whether the run warns about it: not a valid image reference, not safe to change, or
     /// seen and only reported.
     pub fn warns(&self) -> bool {
-        matches!(self.status, "invalid" | "skipped" | "reported")
+        matches!(
+            self.status,
+            Status::Invalid | Status::Skipped | Status::Reported
+        )
     }
 
     /// Whether it is an image the rules may pin whose final value has no digest (what
@@ -253,12 +262,12 @@ impl Finding {
 
     /// Whether it is an image the rules may pin: a valid reference, not only reported.
     pub fn is_pinnable(&self) -> bool {
-        !matches!(self.status, "invalid" | "reported")
+        !matches!(self.status, Status::Invalid | Status::Reported)
     }
 
     /// Whether it was seen and only reported, never rewritten or pinned.
     pub fn is_reported(&self) -> bool {
-        self.status == "reported"
+        self.status == Status::Reported
     }
 
     /// `Kind/namespace/name` (the namespace part empty when the object sets none).

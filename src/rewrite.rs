@@ -26,12 +26,12 @@ pub struct Context<'s> {
 pub enum Outcome {
     /// Not a valid reference: left as it is.
     Invalid { error: String },
-    /// The rules would make it an invalid reference: left as it is, and why.
-    Skipped { reason: String },
-    /// Left as it is, and why.
-    Kept { reason: String },
-    /// Rewritten, and by which rules.
-    Rewritten { value: String, reason: String },
+    /// The rules would make it an invalid reference: left as it is (`original`), and why.
+    Skipped { original: Reference, reason: String },
+    /// Left as it is (`original`), and why.
+    Kept { original: Reference, reason: String },
+    /// Rewritten to `value`, and by which rules.
+    Rewritten { value: Reference, reason: String },
 }
 
 /// The rules, prepared for many references.
@@ -97,24 +97,29 @@ impl<'r> Rewriter<'r> {
         self.pin(&mut parts);
         if parts.reasons.is_empty() {
             let reason = kept.unwrap_or_else(|| "no rule matches".to_string());
-            return Outcome::Kept { reason };
+            return Outcome::Kept {
+                original: reference,
+                reason,
+            };
         }
         let value = Reference::compose(&parts.name, parts.tag.as_deref(), parts.digest.as_deref());
         if value == reference.as_str() {
             return Outcome::Kept {
                 reason: parts.reasons.join(", ") + " (no change)",
+                original: reference,
             };
         }
         let reason = parts.reasons.join(", ");
-        if let Err(error) = Reference::parse(&value) {
-            return Outcome::Skipped {
+        match Reference::parse(&value) {
+            Ok(value) => Outcome::Rewritten { value, reason },
+            Err(error) => Outcome::Skipped {
                 reason: format!(
                     "{reason} would give `{value}`, which is not a valid reference ({error}); \
                      add a registries rule for its registry"
                 ),
-            };
+                original: reference,
+            },
         }
-        Outcome::Rewritten { value, reason }
     }
 
     /// The most specific override for this image and place; the first one on a tie.
@@ -266,7 +271,7 @@ mod tests {
 
     fn value(outcome: Outcome) -> String {
         match outcome {
-            Outcome::Rewritten { value, .. } => value,
+            Outcome::Rewritten { value, .. } => value.to_string(),
             other => panic!("not rewritten: {other:?}"),
         }
     }

@@ -28,16 +28,17 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
     // Reported strings are never pinned, so they are never looked up either (an artifact
     // named by its repository alone has no tag to look up).
     for finding in report.findings.iter().filter(|f| f.is_pinnable()) {
-        let Ok(key) = Reference::parse(&finding.final_value) else {
+        let Some(key) = finding.final_reference.clone() else {
             continue;
         };
         if key.digest().is_some() {
             continue;
         }
         let ask = if source {
-            Reference::parse(&finding.original)
-                .ok()
-                .and_then(|original| inventory::source_reference(&original, &key))
+            finding
+                .original_reference
+                .as_ref()
+                .and_then(|original| inventory::source_reference(original, &key))
                 .unwrap_or_else(|| key.clone())
         } else {
             key.clone()
