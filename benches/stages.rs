@@ -94,7 +94,7 @@ fn load(name: &str) -> Case {
         .report
         .findings
         .iter()
-        .filter(|f| f.status != "invalid" && !f.final_value.contains('@'))
+        .filter(|f| f.lacks_digest())
         .map(|f| f.final_value.as_str())
         .collect();
     let mut lock = String::from("version: 1\nimages:\n");

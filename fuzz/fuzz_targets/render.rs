@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
         .report
         .findings
         .iter()
-        .all(|f| f.status != "rewritten"));
+        .all(|f| f.status != reimage::plan::Status::Rewritten));
 });
 
 /// Replays the stages document by document: every splice lies inside its document, every
