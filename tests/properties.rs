@@ -930,7 +930,7 @@ proptest! {
         let once_text = &utf8(&once.output)?;
         let twice = render(once_text, &rules)?;
         prop_assert_eq!(&utf8(&twice.output)?, once_text, "rules {:?}\ninput:\n{}", set, input);
-        prop_assert!(twice.report.findings.iter().all(|f| f.status != "rewritten"));
+        prop_assert!(twice.report.findings.iter().all(|f| f.status != reimage::plan::Status::Rewritten));
         let changed = |n: &reimage::report::SecretNote| !n.added.is_empty() || !n.removed.is_empty();
         prop_assert!(!twice.report.secrets.iter().any(changed), "{:?}", twice.report.secrets);
     }
@@ -953,7 +953,7 @@ proptest! {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &RuleSet::Empty.rules())?;
         prop_assert_eq!(utf8(&rendered.output)?, input.as_str());
-        prop_assert!(rendered.report.findings.iter().all(|f| f.status != "rewritten"));
+        prop_assert!(rendered.report.findings.iter().all(|f| f.status != reimage::plan::Status::Rewritten));
     }
 
     /// 4. Only image values and `imagePullSecrets` change: in the parsed documents, and line
