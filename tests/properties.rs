@@ -981,7 +981,7 @@ proptest! {
         for f in findings {
             match set.expected(&f.original) {
                 None => {
-                    prop_assert_eq!(f.status, "invalid", "{:?}", f);
+                    prop_assert_eq!(f.status, reimage::plan::Status::Invalid, "{:?}", f);
                     prop_assert_eq!(&f.final_value, &f.original);
                 }
                 Some(expected) => {
