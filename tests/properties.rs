@@ -986,7 +986,7 @@ proptest! {
                 }
                 Some(expected) => {
                     prop_assert_eq!(&f.final_value, &expected, "{:?}", f);
-                    let status = if expected == f.original { "unchanged" } else { "rewritten" };
+                    let status = if expected == f.original { reimage::plan::Status::Unchanged } else { reimage::plan::Status::Rewritten };
                     prop_assert_eq!(f.status, status, "{:?}", f);
                     prop_assert!(is_valid_reference(&f.final_value), "{:?}", f);
                 }
@@ -1130,7 +1130,7 @@ fn catch_all_of_a_host_with_a_port_writes_a_valid_reference() {
     let rendered = reimage::render(input.as_bytes(), &RuleSet::Mapping.rules(), None).unwrap();
     let output = String::from_utf8(rendered.output.to_vec()).unwrap();
     let finding = &rendered.report.findings[0];
-    assert_eq!(finding.status, "rewritten");
+    assert_eq!(finding.status, reimage::plan::Status::Rewritten);
     assert!(
         is_valid_reference(&finding.final_value),
         "`{}` is not a valid reference\n{output}",
