@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::locate::{Found, ImageSite, ReportOnly};
+use crate::locate::{DocId, Found, HolderId, ImageSite, ReportOnly, ResourceId};
 use crate::reference::{is_under, Reference};
 use crate::rewrite::{Context, Outcome, Rewriter};
 use crate::rules::{Rules, SecretGrant};
@@ -22,11 +22,11 @@ pub struct Plan {
     pub secrets: Vec<SecretChange>,
     /// Nodes, as (document, node), that resources share through an alias or a merge key and
     /// that the rules would give different values: nothing can be written faithfully.
-    pub conflicts: Vec<(usize, NodeId)>,
+    pub conflicts: Vec<(DocId, NodeId)>,
     /// Aliases, as (document, alias node, text), of a rewritten anchored image that are read
     /// outside image fields (or not read at all): each is replaced by the value it read before,
     /// so that only the image fields change.
-    pub inline: Vec<(usize, NodeId, String)>,
+    pub inline: Vec<(DocId, NodeId, String)>,
 }
 
 /// What happens to one image site.
@@ -61,7 +61,7 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretChange {
     /// Index into [`Found::holders`].
-    pub holder: usize,
+    pub holder: HolderId,
     pub add: Vec<String>,
     pub remove: Vec<String>,
 }
@@ -87,16 +87,16 @@ pub fn plan(found: &Found<'_>, rules: &Rules, rewriter: &Rewriter<'_>) -> Plan {
 /// Nodes that several sites reach (resources sharing a container list or a pod spec through
 /// an alias, a merge key) with different final values. One defined node can hold one value:
 /// rewriting it for one resource would change it for the other.
-fn conflicts(found: &Found<'_>, images: &[Decision]) -> Vec<(usize, NodeId)> {
+fn conflicts(found: &Found<'_>, images: &[Decision]) -> Vec<(DocId, NodeId)> {
     if !found.docs.iter().any(|doc| doc.tree.shares_nodes()) {
         return Vec::new();
     }
-    let mut values: HashMap<(usize, NodeId, Option<usize>), &str> = HashMap::new();
+    let mut values: HashMap<(DocId, NodeId, Option<usize>), &str> = HashMap::new();
     let mut conflicts = Vec::new();
     // A node Kubernetes reads from more places than reimage reads it as an image: an edit
     // would change a field that is not an image (the anchored definition of a container list
     // under `metadata`, say).
-    let mut reads: HashMap<usize, Vec<u32>> = HashMap::new();
+    let mut reads: HashMap<DocId, Vec<u32>> = HashMap::new();
     for (site, decision) in found.images.iter().zip(images) {
         let doc = found.resource(site.resource).doc;
         let tree = &found.doc(doc).tree;
@@ -210,10 +210,10 @@ fn reported(site: &ImageSite, outcome: Outcome) -> Decision {
 
 /// Applies the anchor rules to decisions of sites that define or use anchors, and returns the
 /// aliases to write out as the value they read before.
-fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, NodeId, String)> {
+fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(DocId, NodeId, String)> {
     // Only sites the rules may rewrite read an anchor as an image; a reported string (an env
     // value that looks like a reference) keeps the value it read, like any other reader.
-    let site_nodes: HashSet<(usize, NodeId)> = found
+    let site_nodes: HashSet<(DocId, NodeId)> = found
         .images
         .iter()
         .filter(|s| s.rewrites())
@@ -221,7 +221,7 @@ fn share_anchors(found: &Found<'_>, images: &mut [Decision]) -> Vec<(usize, Node
         .collect();
     let mut inline = Vec::new();
     // Anchored sites first: they decide what their aliases will read.
-    let mut anchored: HashMap<(usize, usize), String> = HashMap::new();
+    let mut anchored: HashMap<(DocId, NodeId), String> = HashMap::new();
     for (site, decision) in found.images.iter().zip(images.iter_mut()) {
         let doc = found.resource(site.resource).doc;
         let tree = &found.doc(doc).tree;
@@ -313,12 +313,12 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
     }
     let needed = grants_needed(found, &spec.add, images);
     let mut changes = Vec::new();
-    for (index, holder) in found.holders.iter().enumerate() {
+    for (index, holder) in found.holders() {
         let present = present_secrets(found, holder.resource, holder.node);
         let wanted = spec.add.iter().enumerate().filter(|(grant, _)| {
             (holder.is_service_account && spec.service_accounts)
                 || needed
-                    .get(index * spec.add.len() + grant)
+                    .get(index.index() * spec.add.len() + grant)
                     .is_some_and(|needed| *needed)
         });
         let add: Vec<String> = wanted
@@ -348,7 +348,7 @@ fn pull_secrets(found: &Found<'_>, rules: &Rules, images: &[Decision]) -> Vec<Se
 fn grants_needed(found: &Found<'_>, grants: &[SecretGrant], images: &[Decision]) -> Vec<bool> {
     let mut needed = vec![false; found.holders.len() * grants.len()];
     for (site, decision) in found.images.iter().zip(images) {
-        let Some(holder) = site.holder.filter(|h| *h < found.holders.len()) else {
+        let Some(holder) = site.holder.map(HolderId::index) else {
             continue;
         };
         let Some(reference) = &decision.reference else {
@@ -364,7 +364,7 @@ fn grants_needed(found: &Found<'_>, grants: &[SecretGrant], images: &[Decision])
 }
 
 /// The secret names a holder's `imagePullSecrets` already lists.
-pub fn present_secrets(found: &Found<'_>, resource: usize, node: NodeId) -> Vec<String> {
+pub fn present_secrets(found: &Found<'_>, resource: ResourceId, node: NodeId) -> Vec<String> {
     let tree = &found.doc_of(resource).tree;
     let Some(list) = tree.get(node, "imagePullSecrets") else {
         return Vec::new();

@@ -90,7 +90,7 @@ impl Report {
         // many pod specs that all change stays linear.
         let mut changes: Vec<Option<&SecretChange>> = vec![None; found.holders.len()];
         for change in &plan.secrets {
-            if let Some(slot) = changes.get_mut(change.holder) {
+            if let Some(slot) = changes.get_mut(change.holder.index()) {
                 slot.get_or_insert(change);
             }
         }

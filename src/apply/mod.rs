@@ -10,7 +10,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::locate::Found;
+use crate::locate::{DocId, Found};
 use crate::plan::Plan;
 use crate::tree::NodeId;
 
@@ -123,7 +123,7 @@ fn image_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splic
 fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>, ApplyError> {
     // Aliases that become lists of their own, as (document, node): an anchored list may be
     // edited in place only if all of its aliases are among them.
-    let mut own_lists: Vec<(usize, NodeId)> = plan
+    let mut own_lists: Vec<(DocId, NodeId)> = plan
         .secrets
         .iter()
         .filter_map(|change| {
@@ -136,7 +136,7 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
     let dash_indents: Vec<OnceCell<usize>> = found.docs.iter().map(|_| OnceCell::new()).collect();
     // In documents that share nodes: how many changes edit each pod spec and each list, to
     // compare with how many places Kubernetes reads them from.
-    let mut editors: HashMap<(usize, NodeId), usize> = HashMap::new();
+    let mut editors: HashMap<(DocId, NodeId), usize> = HashMap::new();
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
         let doc = found.resource(holder.resource).doc;
@@ -169,7 +169,7 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
                     crate::tree::Kind::Map { flow: true, .. }
                 )
             }),
-            dash_indent: dash_indents.get(doc_id).unwrap_or(&unshared),
+            dash_indent: dash_indents.get(doc_id.index()).unwrap_or(&unshared),
             read_elsewhere: &|node| {
                 if !doc.tree.shares_nodes() {
                     return false;
@@ -178,7 +178,7 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
                     return true;
                 }
                 let reads = reads
-                    .get(doc_id)
+                    .get(doc_id.index())
                     .map(|r| r.get_or_init(|| doc.tree.reads()));
                 let read = reads.and_then(|r| r.get(node)).copied().unwrap_or(0);
                 let edited = editors.get(&(doc_id, node)).copied().unwrap_or(0);

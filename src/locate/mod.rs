@@ -31,7 +31,33 @@ pub struct Found<'a> {
     /// for each (document, scalar node) that holds an image, how many distinct places
     /// (resource and field path) read it as one. Compared with how many places Kubernetes
     /// reads it at all, it tells whether an edit would leak outside image fields.
-    pub image_reads: std::collections::HashMap<(usize, NodeId), usize>,
+    pub image_reads: std::collections::HashMap<(DocId, NodeId), usize>,
+}
+
+/// The index of a document in [`Found::docs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocId(usize);
+
+/// The index of a resource in [`Found::resources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(usize);
+
+/// The index of a pull-secret holder in [`Found::holders`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HolderId(pub(super) usize);
+
+impl DocId {
+    /// Its place among the documents, for tables indexed by document.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+impl HolderId {
+    /// Its place among the holders, for tables indexed by holder.
+    pub fn index(self) -> usize {
+        self.0
+    }
 }
 
 impl<'a> Found<'a> {
@@ -41,8 +67,8 @@ impl<'a> Found<'a> {
         clippy::indexing_slicing,
         reason = "ids are handed out by locate itself"
     )]
-    pub fn resource(&self, id: usize) -> &Resource {
-        &self.resources[id]
+    pub fn resource(&self, id: ResourceId) -> &Resource {
+        &self.resources[id.0]
     }
 
     /// A document by its id (`Resource::doc`).
@@ -50,12 +76,12 @@ impl<'a> Found<'a> {
         clippy::indexing_slicing,
         reason = "ids are handed out by locate itself"
     )]
-    pub fn doc(&self, id: usize) -> &Doc<'a> {
-        &self.docs[id]
+    pub fn doc(&self, id: DocId) -> &Doc<'a> {
+        &self.docs[id.0]
     }
 
     /// The document a resource was found in.
-    pub fn doc_of(&self, resource: usize) -> &Doc<'a> {
+    pub fn doc_of(&self, resource: ResourceId) -> &Doc<'a> {
         self.doc(self.resource(resource).doc)
     }
 
@@ -64,8 +90,26 @@ impl<'a> Found<'a> {
         clippy::indexing_slicing,
         reason = "ids are handed out by locate itself"
     )]
-    pub fn holder(&self, id: usize) -> &Holder {
-        &self.holders[id]
+    pub fn holder(&self, id: HolderId) -> &Holder {
+        &self.holders[id.0]
+    }
+
+    /// Every holder with its id.
+    pub fn holders(&self) -> impl Iterator<Item = (HolderId, &Holder)> {
+        self.holders
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (HolderId(i), h))
+    }
+
+    pub(super) fn push_resource(&mut self, resource: Resource) -> ResourceId {
+        self.resources.push(resource);
+        ResourceId(self.resources.len() - 1)
+    }
+
+    pub(super) fn push_holder(&mut self, holder: Holder) -> HolderId {
+        self.holders.push(holder);
+        HolderId(self.holders.len() - 1)
     }
 }
 
@@ -79,8 +123,7 @@ pub struct Doc<'a> {
 /// A Kubernetes object: a document, or an item of a `*List` document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
-    /// Index into [`Found::docs`].
-    pub doc: usize,
+    pub doc: DocId,
     pub kind: String,
     pub api_version: String,
     pub namespace: Option<String>,
@@ -92,8 +135,7 @@ pub struct Resource {
 /// An image reference found in a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSite {
-    /// Index into [`Found::resources`].
-    pub resource: usize,
+    pub resource: ResourceId,
     /// The value node (an alias node when the field is `*name`).
     pub node: NodeId,
     /// The field, with list indices: `spec.template.spec.containers[0].image`.
@@ -101,7 +143,7 @@ pub struct ImageSite {
     /// The `name` of the container (or volume) the image belongs to.
     pub container: Option<String>,
     /// The pod spec this image is pulled by: index into [`Found::holders`].
-    pub holder: Option<usize>,
+    pub holder: Option<HolderId>,
     /// The reference as Kubernetes reads it (aliases resolved): the whole string, or the part
     /// of it that `part` says.
     pub value: String,
@@ -171,7 +213,7 @@ impl fmt::Display for How {
 /// A mapping whose `imagePullSecrets` list decides which secrets pull its images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    pub resource: usize,
+    pub resource: ResourceId,
     pub node: NodeId,
     /// `spec.template.spec`, or `` for a ServiceAccount.
     pub path: String,
@@ -215,7 +257,7 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
             template: chunk.source.clone(),
             error,
         })?;
-        let doc = found.docs.len();
+        let doc = DocId(found.docs.len());
         let root = tree.root();
         found.docs.push(Doc {
             chunk: chunk.clone(),

@@ -6,7 +6,10 @@ use std::collections::HashSet;
 use super::known::DESCRIBING_GROUPS;
 use super::strings::{self, Evidence, Match, Names};
 use super::table::{self, Target};
-use super::{Found, Holder, How, ImageSite, ReportOnly, Resource, Table, HELM_FILENAME_ANNOTATION};
+use super::{
+    DocId, Found, Holder, HolderId, How, ImageSite, ReportOnly, Resource, ResourceId, Table,
+    HELM_FILENAME_ANNOTATION,
+};
 use crate::field_path::{FieldPath, Step};
 use crate::rules::ScanMode;
 use crate::tree::{Kind, NodeId, Tree};
@@ -20,18 +23,18 @@ const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralCon
 pub(super) struct Walker<'f, 'a, 't> {
     found: &'f mut Found<'a>,
     table: &'t Table,
-    doc: usize,
+    doc: DocId,
     /// `(resource, node)` pod specs and image fields already recorded: two rows (or two
     /// aliases) can lead to one node, which gets one holder or site per resource. Sets, not scans of `found`, so that
     /// a document of many containers or pods stays linear.
-    seen_pod_specs: HashSet<(usize, NodeId)>,
-    seen_fields: HashSet<(usize, NodeId)>,
+    seen_pod_specs: HashSet<(ResourceId, NodeId)>,
+    seen_fields: HashSet<(ResourceId, NodeId)>,
     /// The string whose references were counted last (its matches come one after another).
-    last_string: Option<(usize, NodeId, String)>,
+    last_string: Option<(ResourceId, NodeId, String)>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
-    pub(super) fn new(found: &'f mut Found<'a>, table: &'t Table, doc: usize) -> Self {
+    pub(super) fn new(found: &'f mut Found<'a>, table: &'t Table, doc: DocId) -> Self {
         Walker {
             found,
             table,
@@ -98,8 +101,9 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         // A custom resource whose spec is its pod spec (Prometheus): its own image fields are
         // pulled by that pod spec too.
         if self.found.holders.len() == first_holder + 1 {
+            let holder = HolderId(first_holder);
             for site in self.found.images.iter_mut().skip(first_image) {
-                site.holder.get_or_insert(first_holder);
+                site.holder.get_or_insert(holder);
             }
         }
         let structural =
@@ -119,7 +123,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         }
     }
 
-    fn resource(&mut self, node: NodeId, kind: String, api_version: String) -> usize {
+    fn resource(&mut self, node: NodeId, kind: String, api_version: String) -> ResourceId {
         let tree = self.tree();
         let metadata = tree.get(node, "metadata").map(|m| tree.resolve(m));
         let meta = |key: &str| {
@@ -139,11 +143,10 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             name: meta("name"),
             source: self.found.doc(self.doc).chunk.source.clone().or(annotation),
         };
-        self.found.resources.push(resource);
-        self.found.resources.len() - 1
+        self.found.push_resource(resource)
     }
 
-    fn pod_spec(&mut self, resource: usize, node: NodeId, path: String) {
+    fn pod_spec(&mut self, resource: ResourceId, node: NodeId, path: String) {
         let node = self.tree().resolve(node);
         if !matches!(self.tree().node(node).kind, Kind::Map { .. }) {
             return;
@@ -152,8 +155,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         if !self.seen_pod_specs.insert((resource, node)) {
             return;
         }
-        let holder = self.found.holders.len();
-        self.found.holders.push(Holder {
+        let holder = self.found.push_holder(Holder {
             resource,
             node,
             path: path.clone(),
@@ -190,11 +192,11 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
 
     fn image(
         &mut self,
-        resource: usize,
+        resource: ResourceId,
         node: NodeId,
         path: String,
         container: Option<String>,
-        holder: Option<usize>,
+        holder: Option<HolderId>,
     ) {
         let Some(mut value) = self.string(node) else {
             return;
@@ -243,7 +245,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     /// References inside a container's `env` values and `args`/`command` items.
     fn container_strings(
         &mut self,
-        resource: usize,
+        resource: ResourceId,
         container: NodeId,
         base: &str,
         name: Option<&str>,
@@ -294,7 +296,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     }
 
     /// References inside a ConfigMap's `data` values.
-    fn config_map(&mut self, resource: usize, node: NodeId) {
+    fn config_map(&mut self, resource: ResourceId, node: NodeId) {
         let table = self.table;
         let config_map = self.found.resource(resource).name.clone();
         let (mode, names) = (
@@ -359,7 +361,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     #[allow(clippy::too_many_arguments)]
     fn strings(
         &mut self,
-        resource: usize,
+        resource: ResourceId,
         node: NodeId,
         path: &str,
         container: Option<&str>,
@@ -386,7 +388,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     #[allow(clippy::too_many_arguments)]
     fn push_string(
         &mut self,
-        resource: usize,
+        resource: ResourceId,
         node: NodeId,
         path: String,
         container: Option<&str>,
@@ -422,7 +424,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
 
     /// Every mapping of the object: pod specs found by their shape (when `structural`), and
     /// images split across `repository` and `tag` keys. Iterative, so nesting depth is no risk.
-    fn search(&mut self, resource: usize, root: NodeId, structural: bool) {
+    fn search(&mut self, resource: ResourceId, root: NodeId, structural: bool) {
         let mut stack = vec![(root, String::new())];
         // A node reached again through an alias or a merge is not searched again: each is
         // searched once, so aliases of aliases cannot multiply the work.
@@ -472,7 +474,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     }
 
     /// `{repository: x, tag: y}` (with an optional `registry`): reported as one reference.
-    fn split_image(&mut self, resource: usize, node: NodeId, path: &str) {
+    fn split_image(&mut self, resource: ResourceId, node: NodeId, path: &str) {
         let tree = self.tree();
         let Some(repository) = tree.get(node, "repository") else {
             return;
