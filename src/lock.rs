@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::reference::Reference;
+use crate::reference::{self, Reference, DIGEST_FORM};
 
 /// Digests by normalised `name[:tag]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,9 +99,9 @@ impl Lock {
                     entry()
                 ));
             }
-            if !is_sha256(digest) {
+            if let Err(why) = reference::check_digest(digest) {
                 return Err(format!(
-                    "{}: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits",
+                    "{}: `{digest}` is not a valid digest: {why}; {DIGEST_FORM}",
                     entry()
                 ));
             }
@@ -226,14 +226,9 @@ pub fn key(reference: &Reference) -> String {
     }
 }
 
-/// Whether `text` is `sha256:` followed by 64 lowercase hex digits.
+/// Whether `text` is `sha256:` followed by 64 lowercase hex digits, by the reference grammar.
 pub fn is_sha256(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    reference::is_sha256(text)
 }
 
 #[cfg(test)]
@@ -308,7 +303,12 @@ mod tests {
     #[test]
     fn rejects_bad_entries() {
         let bad = Lock::from_yaml("version: 1\nimages:\n  nginx:1: sha256:abc\n").unwrap_err();
-        assert!(bad.contains("not a digest"), "{bad}");
+        assert_eq!(
+            bad,
+            "images: `nginx:1` (line 3): `sha256:abc` is not a valid digest: sha256 needs exactly \
+             64 hex characters, got 3; a digest is `sha256:` and 64 lowercase hex digits, or \
+             `sha512:` and 128"
+        );
         let version = Lock::from_yaml("version: 2\n").unwrap_err();
         assert!(version.contains("version 2"), "{version}");
         let key = Lock::from_yaml("version: 1\nimages:\n  Nginx: x\n").unwrap_err();
