@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::reference::Reference;
+use crate::reference::{self, Reference, DIGEST_FORM};
 
 /// Digests by normalised `name[:tag]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,9 +99,9 @@ impl Lock {
                     entry()
                 ));
             }
-            if !is_sha256(digest) {
+            if let Err(why) = reference::check_digest(digest) {
                 return Err(format!(
-                    "{}: `{digest}` is not a digest; write `sha256:` and 64 lowercase hex digits",
+                    "{}: `{digest}` is not a valid digest: {why}; {DIGEST_FORM}",
                     entry()
                 ));
             }
@@ -153,7 +153,9 @@ impl Lock {
     }
 
     /// Writes the lock file whole or not at all: a temporary file beside it, flushed to disk,
-    /// then renamed over it.
+    /// then renamed over it. The temporary file is made by `tempfile`: a name no one can
+    /// guess, opened only if it does not exist, so a symlink planted in the folder is never
+    /// followed; it is removed if anything fails.
     pub fn write(&self, file: &Path) -> Result<(), LockError> {
         let error = |cause| LockError::Write {
             file: file.to_path_buf(),
@@ -165,21 +167,32 @@ impl Lock {
                 "not a file name",
             ))
         })?;
-        let temp = file.with_file_name(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let dir = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
         let text = self
             .to_yaml()
             .map_err(|e| error(std::io::Error::other(e)))?;
-        let written =
-            write_synced(&temp, text.as_bytes()).and_then(|()| std::fs::rename(&temp, file));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written.map_err(error)
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let mut temp = temp_file(&prefix).tempfile_in(dir).map_err(error)?;
+        write_synced(temp.as_file_mut(), text.as_bytes()).map_err(error)?;
+        temp.persist(file).map_err(|e| error(e.error))?;
+        Ok(())
     }
+}
+
+/// A temporary file `<prefix>XXXXXX.tmp`, created as `File::create` creates files (0666 less
+/// the umask) rather than owner-only: the lock file is shared, through Git and CI checkouts.
+fn temp_file(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
 }
 
 /// `images: `a` (line 3) and `b` (line 5) are one image with two digests; keep one`, for
@@ -211,9 +224,8 @@ fn two_digests(
     format!("images: {}; {keep}", pairs.join("; "))
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_synced(out: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut out = std::fs::File::create(path)?;
     out.write_all(bytes)?;
     out.sync_all()
 }
@@ -226,14 +238,9 @@ pub fn key(reference: &Reference) -> String {
     }
 }
 
-/// Whether `text` is `sha256:` followed by 64 lowercase hex digits.
+/// Whether `text` is `sha256:` followed by 64 lowercase hex digits, by the reference grammar.
 pub fn is_sha256(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    reference::is_sha256(text)
 }
 
 #[cfg(test)]
@@ -305,10 +312,48 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("reimage-locks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        // The names an earlier version wrote to, guessable from the process id.
+        for pid in [std::process::id(), 1, 2] {
+            let planted = dir.join(format!(".images.lock.yaml.{pid}.tmp"));
+            std::os::unix::fs::symlink(&victim, planted).unwrap();
+        }
+        let mut lock = Lock::default();
+        lock.insert(&Reference::parse("nginx:1").unwrap(), D.to_string());
+        let file = dir.join("images.lock.yaml");
+        lock.write(&file).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            lock.to_yaml().unwrap()
+        );
+        assert!(!std::fs::symlink_metadata(&file).unwrap().is_symlink());
+        // Readable as any file the user creates, not only by its owner.
+        let plain = dir.join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), mode(&plain));
+        // Only the lock file, the victim, the three symlinks and `plain`: no temporary left.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 6);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn rejects_bad_entries() {
         let bad = Lock::from_yaml("version: 1\nimages:\n  nginx:1: sha256:abc\n").unwrap_err();
-        assert!(bad.contains("not a digest"), "{bad}");
+        assert_eq!(
+            bad,
+            "images: `nginx:1` (line 3): `sha256:abc` is not a valid digest: sha256 needs exactly \
+             64 hex characters, got 3; a digest is `sha256:` and 64 lowercase hex digits, or \
+             `sha512:` and 128"
+        );
         let version = Lock::from_yaml("version: 2\n").unwrap_err();
         assert!(version.contains("version 2"), "{version}");
         let key = Lock::from_yaml("version: 1\nimages:\n  Nginx: x\n").unwrap_err();

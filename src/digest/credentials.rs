@@ -3,20 +3,22 @@
 //! `credsStore`), then podman's `auth.json` (`REGISTRY_AUTH_FILE`, else
 //! `$XDG_RUNTIME_DIR/containers/auth.json`, else `~/.config/containers/auth.json`).
 //!
-//! The client asks only after a registry answered 401, and each registry once. Secrets stay in
-//! [`Credential`], whose `Debug` hides them; no message built here contains one.
+//! The client asks only after a registry answered 401, and each registry once, however many
+//! lookups ask for it at the same time; lookups for different registries run their credential
+//! helpers side by side. Secrets stay in [`Credential`], whose `Debug` hides them; no message
+//! built here contains one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
 use serde::Deserialize;
 
 use super::endpoint::Endpoint;
-use super::helper;
+use super::helper::Helpers;
 
 /// A login for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,11 +58,17 @@ struct AuthEntry {
     identitytoken: Option<String>,
 }
 
+/// What a lookup finds: a login, none, or why the search failed.
+type Answer = Result<Option<Credential>, String>;
+
 /// Every auth file found, read once; answers per registry, cached.
 pub struct Credentials {
     files: Vec<(PathBuf, Result<AuthFile, String>)>,
-    helper_timeout: Duration,
-    cache: Mutex<HashMap<String, Result<Option<Credential>, String>>>,
+    helpers: Helpers,
+    /// One cell per registry host. The map is locked only to find a host's cell; the cell is
+    /// filled once, by the first lookup for that host, while later lookups for the same host
+    /// wait for it and lookups for other hosts go on (running their own helpers meanwhile).
+    answers: Mutex<HashMap<String, Arc<OnceLock<Answer>>>>,
 }
 
 impl fmt::Debug for Credentials {
@@ -87,21 +95,21 @@ impl Credentials {
             .collect();
         Credentials {
             files,
-            helper_timeout,
-            cache: Mutex::new(HashMap::new()),
+            helpers: Helpers::new(helper_timeout),
+            answers: Mutex::new(HashMap::new()),
         }
     }
 
     /// The login for `endpoint`, if any; an error says which file or helper failed.
-    pub fn lookup(&self, endpoint: &Endpoint) -> Result<Option<Credential>, String> {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(endpoint.host.clone())
-            .or_insert_with(|| self.search(endpoint))
-            .clone()
+    pub fn lookup(&self, endpoint: &Endpoint) -> Answer {
+        let cell = {
+            let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(answers.entry(endpoint.host.clone()).or_default())
+        };
+        cell.get_or_init(|| self.search(endpoint)).clone()
     }
 
-    fn search(&self, endpoint: &Endpoint) -> Result<Option<Credential>, String> {
+    fn search(&self, endpoint: &Endpoint) -> Answer {
         for (path, file) in &self.files {
             let file = file.as_ref().map_err(Clone::clone)?;
             if let Some(found) = self.in_file(path, file, endpoint)? {
@@ -112,19 +120,14 @@ impl Credentials {
     }
 
     /// `credHelpers`, then `auths`, then `credsStore`.
-    fn in_file(
-        &self,
-        path: &Path,
-        file: &AuthFile,
-        endpoint: &Endpoint,
-    ) -> Result<Option<Credential>, String> {
+    fn in_file(&self, path: &Path, file: &AuthFile, endpoint: &Endpoint) -> Answer {
         let server = endpoint.credential_server();
         if let Some((_, name)) = file
             .cred_helpers
             .iter()
             .find(|(k, _)| endpoint.matches_key(k))
         {
-            return helper::get(name, server, self.helper_timeout);
+            return self.helpers.get(name, server);
         }
         let entries = file.auths.iter().filter(|(k, _)| endpoint.matches_key(k));
         for (key, entry) in entries {
@@ -138,7 +141,7 @@ impl Credentials {
             }
         }
         match &file.creds_store {
-            Some(store) if !store.is_empty() => helper::get(store, server, self.helper_timeout),
+            Some(store) if !store.is_empty() => self.helpers.get(store, server),
             _ => Ok(None),
         }
     }
@@ -233,6 +236,71 @@ mod tests {
             ),
             dir,
         )
+    }
+
+    /// Installs `docker-credential-reimagewait` in `dir/bin` and gives the `PATH` that finds it.
+    /// Each run notes its server in `bin/calls`, marks that it started, and waits until helpers
+    /// for two servers have started before it answers: run alone, it gives up after 10 s and
+    /// fails.
+    #[cfg(unix)]
+    fn waiting_helper(dir: &Path) -> std::ffi::OsString {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = r#"#!/bin/sh
+read server
+bin=$(dirname "$0")
+echo "$server" >> "$bin/calls"
+: > "$bin/started-$server"
+tries=0
+while [ "$(ls "$bin" | grep -c '^started-')" -lt 2 ]; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 200 ]; then echo "no other helper started within 10 s" >&2; exit 3; fi
+  sleep 0.05
+done
+printf '{"ServerURL":"%s","Username":"%s","Secret":"pw"}\n' "$server" "$server"
+"#;
+        let helper = bin.join("docker-credential-reimagewait");
+        std::fs::write(&helper, script).unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        format!("{}:{path}", bin.display()).into()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn helpers_for_two_hosts_run_at_once_and_once_per_host() {
+        let json = r#"{"credHelpers": {"a.example": "reimagewait", "b.example": "reimagewait"}}"#;
+        let (mut creds, dir) = store("overlap", json);
+        creds.helpers.timeout = Duration::from_secs(30);
+        creds.helpers.search_path = Some(waiting_helper(&dir));
+        let images = ["a.example/x", "b.example/x", "a.example/y", "b.example/y"];
+        let found: Vec<Answer> = std::thread::scope(|scope| {
+            let creds = &creds;
+            let lookups: Vec<_> = images
+                .iter()
+                .map(|image| scope.spawn(move || creds.lookup(&endpoint(image))))
+                .collect();
+            lookups.into_iter().map(|l| l.join().unwrap()).collect()
+        });
+        for (image, answer) in images.iter().zip(&found) {
+            let host = image.split('/').next().unwrap();
+            let login = Credential::Basic {
+                username: host.into(),
+                password: "pw".into(),
+            };
+            assert_eq!(
+                answer,
+                &Ok(Some(login)),
+                "{image}: the helpers for a.example and b.example must run at the same time \
+                 (each waits up to 10 s for the other to start, and fails alone)"
+            );
+        }
+        let calls = std::fs::read_to_string(dir.join("bin/calls")).unwrap();
+        let mut calls: Vec<&str> = calls.lines().collect();
+        calls.sort_unstable();
+        assert_eq!(calls, ["a.example", "b.example"], "one helper run per host");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

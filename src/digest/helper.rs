@@ -2,6 +2,7 @@
 //! input and prints `{"Username": …, "Secret": …}`. Called by `credentials` for `credHelpers`
 //! and `credsStore`. The helper's output is never shown: it holds the secret.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,8 +20,32 @@ struct HelperReply {
     secret: String,
 }
 
-/// The credential helper `name` knows for `server`: `Ok(None)` when it has none.
-pub fn get(name: &str, server: &str, timeout: Duration) -> Result<Option<Credential>, String> {
+/// How credential helpers are found and run.
+#[derive(Debug, Clone)]
+pub struct Helpers {
+    /// How long one helper may take to answer.
+    pub timeout: Duration,
+    /// The `PATH` to find `docker-credential-<name>` in, and to run it with; `None`: reimage's
+    /// own environment, as in every run (tests point it at fake helpers).
+    pub search_path: Option<OsString>,
+}
+
+impl Helpers {
+    /// Helpers found on reimage's `PATH`, each given `timeout`.
+    pub fn new(timeout: Duration) -> Helpers {
+        Helpers {
+            timeout,
+            search_path: None,
+        }
+    }
+
+    /// The login the credential helper `name` knows for `server`: `Ok(None)` when it has none.
+    pub fn get(&self, name: &str, server: &str) -> Result<Option<Credential>, String> {
+        get(name, server, self)
+    }
+}
+
+fn get(name: &str, server: &str, helpers: &Helpers) -> Result<Option<Credential>, String> {
     if name.is_empty()
         || !name
             .bytes()
@@ -29,7 +54,7 @@ pub fn get(name: &str, server: &str, timeout: Duration) -> Result<Option<Credent
         return Err(format!("`{name}` is not a credential helper name"));
     }
     let program = format!("docker-credential-{name}");
-    let (ok, stdout) = run(&program, server, timeout)?;
+    let (ok, stdout) = run(&program, server, helpers)?;
     if !ok {
         if stdout.contains("credentials not found") {
             return Ok(None);
@@ -48,8 +73,13 @@ pub fn get(name: &str, server: &str, timeout: Duration) -> Result<Option<Credent
 }
 
 /// Runs `program get` with `server` on standard input; whether it succeeded, and its output.
-fn run(program: &str, server: &str, timeout: Duration) -> Result<(bool, String), String> {
-    let mut child = Command::new(program)
+fn run(program: &str, server: &str, helpers: &Helpers) -> Result<(bool, String), String> {
+    let timeout = helpers.timeout;
+    let mut command = Command::new(program);
+    if let Some(path) = &helpers.search_path {
+        command.env("PATH", path);
+    }
+    let mut child = command
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -22,7 +22,7 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
         return Ok(Rules::empty());
     }
     super::version::check(text, origin)?;
-    let file: RulesFile = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
+    let file: RulesFile = super::tracked::from_str(text).map_err(|f| origin.unreadable(f))?;
     let registries = registries(file.registries.unwrap_or_default(), origin)?;
     let images = images::images(file.images.unwrap_or_default(), origin)?;
     let pull_secrets = secrets::pull_secrets(file.pull_secrets, &registries, origin)?;

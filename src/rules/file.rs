@@ -2,8 +2,8 @@
 //!
 //! Every field is optional here so that a missing key becomes a checked error with a useful
 //! message (see `super::convert`) rather than serde's terse "missing field". Unknown keys are
-//! refused at every level (`deny_unknown_fields`); `super::suggest` turns serde's message into a
-//! "did you mean" hint.
+//! refused at every level (`deny_unknown_fields`); `super::tracked` reads the file and gets the
+//! unknown key and the keys allowed from serde, and `super::suggest` makes a "did you mean" hint.
 
 use serde::Deserialize;
 

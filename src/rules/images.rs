@@ -1,10 +1,9 @@
 //! `images:` entries: the image to override, what to change, and where.
 
-use super::check;
 use super::convert::non_empty;
 use super::file::{ImageFile, SelectFile};
 use super::{Change, ImageOverride, Origin, RulesError, Selector};
-use crate::reference::Reference;
+use crate::reference::{self, Reference, DIGEST_FORM, TAG_FORM};
 
 /// Checks `images:`; two entries with the same name and selector are refused.
 pub(super) fn images(
@@ -44,20 +43,23 @@ fn image(entry: ImageFile, index: usize, origin: &Origin) -> Result<ImageOverrid
     if let Some(new_name) = &new_name {
         bare_name(new_name, &format!("{at}.newName"), origin)?;
     }
-    let new_tag = syntax(
-        entry.new_tag,
-        &format!("{at}.newTag"),
-        "tag",
-        check::tag,
-        origin,
-    )?;
-    let digest = syntax(
-        entry.digest,
-        &format!("{at}.digest"),
-        "digest",
-        check::digest,
-        origin,
-    )?;
+    if let Some(tag) = &entry.new_tag {
+        reference::check_tag(tag).map_err(|_| {
+            origin.invalid(
+                format!("{at}.newTag"),
+                format!("`{tag}` is not a valid tag: {TAG_FORM}"),
+            )
+        })?;
+    }
+    if let Some(digest) = &entry.digest {
+        reference::check_digest(digest).map_err(|why| {
+            origin.invalid(
+                format!("{at}.digest"),
+                format!("`{digest}` is not a valid digest: {why}; {DIGEST_FORM}"),
+            )
+        })?;
+    }
+    let (new_tag, digest) = (entry.new_tag, entry.digest);
     if new_name.is_none() && new_tag.is_none() && digest.is_none() {
         return Err(origin.invalid(
             at,
@@ -99,20 +101,6 @@ fn bare_name(text: &str, at: &str, origin: &Origin) -> Result<Reference, RulesEr
         ));
     }
     Ok(parsed)
-}
-
-/// An optional string checked by `rule`.
-fn syntax(
-    text: Option<String>,
-    at: &str,
-    what: &str,
-    rule: fn(&str) -> Result<(), String>,
-    origin: &Origin,
-) -> Result<Option<String>, RulesError> {
-    if let Some(t) = &text {
-        rule(t).map_err(|why| origin.invalid(at, format!("`{t}` is not a valid {what}: {why}")))?;
-    }
-    Ok(text)
 }
 
 fn selector(select: SelectFile, at: &str, origin: &Origin) -> Result<Selector, RulesError> {

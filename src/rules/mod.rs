@@ -1,10 +1,10 @@
 //! The rules: what to rewrite, read from the rules file and the command-line shorthands.
 //!
-//! The YAML file is first read into the serde mirror in [`file`](mod@file) (unknown keys
-//! refused, with a "did you mean" from `suggest`), then checked and normalised here into the
-//! types below, which are what the planner consumes. Every error names the file and the entry
-//! (`registries[2]`, `images[0].newTag`), with a line and column when serde_yaml knows it, and
-//! says what to do.
+//! The YAML file is first read into the serde mirror in [`file`](mod@file) through `tracked`,
+//! which keeps the path of every value (unknown keys refused, with a "did you mean" from
+//! `suggest`), then checked and normalised here into the types below, which are what the
+//! planner consumes. Every error names the file and the entry (`registries[2]`,
+//! `images[0].newTag`), with a line and column when serde_yaml knows it, and says what to do.
 
 mod check;
 mod convert;
@@ -15,6 +15,7 @@ mod secrets;
 mod suggest;
 #[cfg(test)]
 mod tests;
+mod tracked;
 mod version;
 
 use std::path::{Path, PathBuf};
@@ -257,19 +258,18 @@ impl Origin {
         }
     }
 
-    /// A serde_yaml error, reworded.
-    pub(crate) fn serde(&self, error: &serde_yaml::Error) -> RulesError {
-        let failure = suggest::analyse(error);
+    /// A failure to read the YAML, reworded.
+    pub(crate) fn unreadable(&self, failure: tracked::Failure) -> RulesError {
         let origin = self.0.clone();
         match failure.problem {
-            suggest::Problem::UnknownKey { key, expected } => RulesError::UnknownKey {
+            tracked::Problem::UnknownKey { key, expected } => RulesError::UnknownKey {
                 origin,
                 hint: suggest::hint(&key, &expected),
                 key,
                 entry: failure.entry.unwrap_or_else(|| "the top level".to_string()),
                 location: failure.location,
             },
-            suggest::Problem::Other(mut problem) => {
+            tracked::Problem::Other(mut problem) => {
                 problem.push_str(advice(&problem));
                 let message = match failure.entry {
                     Some(entry) => format!("{entry}{}: {problem}", failure.location),

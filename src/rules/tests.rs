@@ -463,3 +463,61 @@ fn plain_scalars_are_read_as_written() {
     let text = format!("version: 1\nimages: [{{name: nginx, newTag: {long}}}]\n");
     assert_error(&text, &["is not a valid tag"]);
 }
+
+/// A tag or digest is accepted by the rules exactly when the reference parser and the lock file
+/// accept it: `digest: foo:zzz…` used to pass the rules and fail at render, with the wrong hint.
+#[test]
+fn tags_and_digests_by_the_reference_grammar() {
+    let lock_digest = |digest: &str| {
+        crate::lock::Lock::from_yaml(&format!("version: 1\nimages: {{'nginx:1': '{digest}'}}\n"))
+    };
+    let digests = [
+        format!("sha256:{HEX}"),
+        format!("sha512:{HEX}{HEX}"),
+        format!("foo:{}", "z".repeat(40)),
+        format!("blake3:{HEX}"),
+        format!("sha384:{HEX}{}", &HEX[..32]),
+        format!("Sha256:{HEX}"),
+        format!("sha256:{}", HEX.to_uppercase()),
+        "sha256:abc".to_string(),
+        HEX.to_string(),
+    ];
+    for digest in &digests {
+        let rules = parse(&format!(
+            "version: 1\nimages: [{{name: nginx, digest: '{digest}'}}]\n"
+        ));
+        let reference = crate::reference::Reference::parse(&format!("nginx:1@{digest}"));
+        assert_eq!(rules.is_ok(), reference.is_ok(), "{digest}: {rules:?}");
+        assert_eq!(lock_digest(digest).is_ok(), reference.is_ok(), "{digest}");
+    }
+    for tag in ["v1", "1.20", "_", ".inf", "-1", "a:b", "ä", ""] {
+        let rules = parse(&format!(
+            "version: 1\nimages: [{{name: nginx, newTag: '{tag}'}}]\n"
+        ));
+        let reference = crate::reference::Reference::parse(&format!("nginx:{tag}"));
+        assert_eq!(rules.is_ok(), reference.is_ok(), "{tag:?}: {rules:?}");
+    }
+}
+
+#[test]
+fn a_bad_digest_says_what_a_digest_looks_like() {
+    let zs = "z".repeat(40);
+    assert_eq!(
+        error(&format!(
+            "version: 1\nimages: [{{name: nginx, digest: 'foo:{zs}'}}]\n"
+        )),
+        format!(
+            "rules file: images[0].digest: `foo:{zs}` is not a valid digest: `foo` is not a \
+             supported algorithm (only sha256 and sha512 are); a digest is `sha256:` and 64 \
+             lowercase hex digits, or `sha512:` and 128"
+        )
+    );
+    assert_error(
+        "version: 1\nimages: [{name: nginx, digest: 'sha256:abc'}]\n",
+        &["sha256 needs exactly 64 hex characters, got 3; a digest is `sha256:`"],
+    );
+    let rules = parse(&format!(
+        "version: 1\nimages: [{{name: nginx, digest: 'sha512:{HEX}{HEX}'}}]\n"
+    ));
+    assert!(rules.is_ok(), "{rules:?}");
+}

@@ -14,7 +14,7 @@ use super::{Origin, RulesError};
 
 /// Checks that the file is a mapping with `version: 1`.
 pub(super) fn check(text: &str, origin: &Origin) -> Result<(), RulesError> {
-    let head: Head = serde_yaml::from_str(text).map_err(|e| origin.serde(&e))?;
+    let head: Head = super::tracked::from_str(text).map_err(|f| origin.unreadable(f))?;
     let missing = "missing; add `version: 1` at the top of the file";
     let version = match head {
         Head::NotMapping => {
