@@ -11,10 +11,11 @@ use std::time::Instant;
 use crate::reference::Reference;
 
 use super::challenge::{self, Challenge};
-use super::credentials::{Credential, Credentials};
+use super::credentials::Credentials;
 use super::endpoint::{tag_or_digest, Endpoint};
 use super::error::{ResolveError, Target};
 use super::http::{Http, Method, Reply, Request};
+use super::login::Credential;
 use super::manifest::{check_digest, check_media_type, sha256_of, ACCEPT};
 use super::settings::Settings;
 use super::token::{self, basic_header, TokenRequest};

@@ -19,24 +19,7 @@ use serde::Deserialize;
 
 use super::endpoint::Endpoint;
 use super::helper::Helpers;
-
-/// A login for one registry.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// User name and password (or access token used as a password).
-    Basic { username: String, password: String },
-    /// An OAuth2 refresh token (`identitytoken`, or a helper's `<token>` user).
-    IdentityToken(String),
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credential::Basic { .. } => f.write_str("Credential::Basic(<hidden>)"),
-            Credential::IdentityToken(_) => f.write_str("Credential::IdentityToken(<hidden>)"),
-        }
-    }
-}
+use super::login::Credential;
 
 /// One auth file: Docker's `config.json` and podman's `auth.json` share this shape.
 #[derive(Default, Deserialize)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::credentials::Credential;
+use super::login::Credential;
 
 /// What a helper prints for a server it knows.
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::lock::is_sha256;
+use crate::reference::is_sha256;
 
 /// The `Accept` header of every manifest request.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \

@@ -18,6 +18,7 @@ mod endpoint;
 mod error;
 mod helper;
 mod http;
+mod login;
 mod manifest;
 mod parallel;
 mod retry;

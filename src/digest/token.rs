@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use base64::Engine;
 
-use super::credentials::Credential;
 use super::endpoint::plain_http_allowed;
 use super::error::{ResolveError, Target};
 use super::http::{Http, Method, Request};
+use super::login::Credential;
 
 /// What the realm needs to issue a token.
 pub struct TokenRequest<'a> {

@@ -1,6 +1,10 @@
-//! Small syntax checks on strings from the rules file: Kubernetes names, prefixes. Tags and
+//! Small checks on strings from the rules file: Kubernetes names, prefixes, values that must
+//! not be empty. Tags and
 //! digests are checked by the reference grammar itself (`crate::reference::check_tag`,
 //! `crate::reference::check_digest`), as everywhere else.
+
+use super::{Origin, RulesError};
+use crate::reference;
 
 /// A Kubernetes object name (DNS-1123 subdomain): at most 253 lowercase letters, digits, `-`
 /// and `.`, starting and ending with a letter or digit.
@@ -23,6 +27,54 @@ pub(crate) fn kubernetes_name(text: &str) -> Result<(), String> {
 pub(crate) fn has_tag_or_digest(prefix: &str) -> bool {
     let after_host = prefix.split_once('/').map_or("", |(_, path)| path);
     prefix.contains('@') || after_host.contains(':')
+}
+
+/// A string that must not be empty.
+pub(super) fn non_empty(
+    text: Option<String>,
+    at: &str,
+    origin: &Origin,
+) -> Result<Option<String>, RulesError> {
+    match text {
+        Some(t) if t.is_empty() => {
+            Err(origin.invalid(at, "empty; give a value or leave the key out"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A registry prefix to match, such as `docker.io` or `harbor.example.com/team`, normalised
+/// for comparison (the host lowercase, `index.docker.io` as `docker.io`).
+pub(super) fn prefix(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
+    checked_prefix(text, at, origin, reference::normalize_prefix)
+}
+
+/// A registry prefix to move images under (a `to`), checked like [`prefix`] but kept as
+/// written, since it is written into the rewritten references.
+pub(super) fn target(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
+    checked_prefix(text, at, origin, reference::target_prefix)
+}
+
+fn checked_prefix(
+    text: &str,
+    at: &str,
+    origin: &Origin,
+    form: fn(&str) -> Option<String>,
+) -> Result<String, RulesError> {
+    if text.is_empty() {
+        return Err(origin.invalid(
+            at,
+            "empty; give a registry prefix such as `harbor.example.com/team`",
+        ));
+    }
+    if has_tag_or_digest(text) {
+        return Err(origin.invalid(at, format!(
+            "`{text}` carries a tag or digest; give only the registry and path, such as `harbor.example.com/team`"
+        )));
+    }
+    form(text).ok_or_else(|| origin.invalid(at, format!(
+        "`{text}` is not a registry prefix; it must start with a registry host, such as `docker.io` or `harbor.example.com/team`"
+    )))
 }
 
 #[cfg(test)]

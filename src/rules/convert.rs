@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::check::{non_empty, prefix, target};
 use super::file::{DigestsFile, PathFile, RegistryFile, RulesFile};
 use super::{check, images, secrets, CustomPath, Digests, Origin, PathTarget};
 use super::{PinForm, RegistryRule, Rules, RulesError};
@@ -45,54 +46,6 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
         scan,
         policy,
     })
-}
-
-/// A string that must not be empty.
-pub(super) fn non_empty(
-    text: Option<String>,
-    at: &str,
-    origin: &Origin,
-) -> Result<Option<String>, RulesError> {
-    match text {
-        Some(t) if t.is_empty() => {
-            Err(origin.invalid(at, "empty; give a value or leave the key out"))
-        }
-        other => Ok(other),
-    }
-}
-
-/// A registry prefix to match, such as `docker.io` or `harbor.example.com/team`, normalised
-/// for comparison (the host lowercase, `index.docker.io` as `docker.io`).
-pub(super) fn prefix(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
-    checked_prefix(text, at, origin, reference::normalize_prefix)
-}
-
-/// A registry prefix to move images under (a `to`), checked like [`prefix`] but kept as
-/// written, since it is written into the rewritten references.
-pub(super) fn target(text: &str, at: &str, origin: &Origin) -> Result<String, RulesError> {
-    checked_prefix(text, at, origin, reference::target_prefix)
-}
-
-fn checked_prefix(
-    text: &str,
-    at: &str,
-    origin: &Origin,
-    form: fn(&str) -> Option<String>,
-) -> Result<String, RulesError> {
-    if text.is_empty() {
-        return Err(origin.invalid(
-            at,
-            "empty; give a registry prefix such as `harbor.example.com/team`",
-        ));
-    }
-    if check::has_tag_or_digest(text) {
-        return Err(origin.invalid(at, format!(
-            "`{text}` carries a tag or digest; give only the registry and path, such as `harbor.example.com/team`"
-        )));
-    }
-    form(text).ok_or_else(|| origin.invalid(at, format!(
-        "`{text}` is not a registry prefix; it must start with a registry host, such as `docker.io` or `harbor.example.com/team`"
-    )))
 }
 
 fn registries(

@@ -1,6 +1,6 @@
 //! `images:` entries: the image to override, what to change, and where.
 
-use super::convert::non_empty;
+use super::check::non_empty;
 use super::file::{ImageFile, SelectFile};
 use super::{Change, ImageOverride, Origin, RulesError, Selector};
 use crate::reference::{self, Reference, DIGEST_FORM, TAG_FORM};

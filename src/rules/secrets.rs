@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::convert::{prefix, target};
+use super::check::{prefix, target};
 use super::file::{PullSecretsFile, SecretGrantFile};
 use super::{check, Origin, PullSecrets, RegistryRule, Rules, RulesError, SecretGrant};
 use crate::reference::host_key;
