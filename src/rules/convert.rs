@@ -6,10 +6,9 @@ use std::path::Path;
 
 use super::check::{non_empty, prefix, target};
 use super::file::{DigestsFile, PathFile, RegistryFile, RulesFile};
-use super::{check, images, secrets, CustomPath, Digests, Origin, PathTarget};
+use super::{images, secrets, CustomPath, Digests, Origin, PathTarget};
 use super::{PinForm, RegistryRule, Rules, RulesError};
 use crate::field_path::FieldPath;
-use crate::reference;
 
 /// Reads and checks a whole rules file.
 pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rules, RulesError> {
