@@ -16,14 +16,14 @@
 pub mod apply;
 pub mod digest;
 pub mod error;
-pub mod field_path;
+pub(crate) mod field_path;
 pub mod inventory;
 pub mod locate;
 pub mod lock;
 mod parallel;
 pub mod plan;
 pub mod policy;
-pub mod quoting;
+pub(crate) mod quoting;
 pub mod reference;
 pub mod report;
 pub mod rewrite;
@@ -31,7 +31,7 @@ pub mod rules;
 #[cfg(test)]
 mod samples;
 pub mod stream;
-pub mod tree;
+pub(crate) mod tree;
 
 pub use error::Error;
 

@@ -238,11 +238,6 @@ pub fn key(reference: &Reference) -> String {
     }
 }
 
-/// Whether `text` is `sha256:` followed by 64 lowercase hex digits, by the reference grammar.
-pub fn is_sha256(text: &str) -> bool {
-    reference::is_sha256(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

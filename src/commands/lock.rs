@@ -169,7 +169,6 @@ mod tests {
             let c = image.tag().unwrap_or("0").chars().next().unwrap();
             Ok(Resolved {
                 digest: format!("sha256:{}", c.to_string().repeat(64)),
-                media_type: None,
             })
         }
     }

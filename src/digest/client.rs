@@ -88,7 +88,6 @@ impl Session<'_> {
                 match head.header("docker-content-digest") {
                     Some(sent) => Ok(Resolved {
                         digest: check_digest(sent).map_err(|p| self.digest_error(p))?,
-                        media_type: head.header("content-type").map(str::to_string),
                     }),
                     None => self.by_body(),
                 }
@@ -115,10 +114,7 @@ impl Session<'_> {
                 )));
             }
         }
-        Ok(Resolved {
-            digest,
-            media_type: get.header("content-type").map(str::to_string),
-        })
+        Ok(Resolved { digest })
     }
 
     /// One request, logging in and sending it again after a 401 with a challenge.

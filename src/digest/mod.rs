@@ -39,8 +39,6 @@ use crate::reference::Reference;
 pub struct Resolved {
     /// `sha256:` and 64 lowercase hex digits: of the index for a multi-arch image.
     pub digest: String,
-    /// The manifest's media type, when the registry said.
-    pub media_type: Option<String>,
 }
 
 /// Finds the digest of a reference; shared by the renderer, the lock command and tests.

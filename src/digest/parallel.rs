@@ -104,7 +104,6 @@ mod tests {
             }
             Ok(Resolved {
                 digest: format!("sha256:{}", image.tag().unwrap_or_default()),
-                media_type: None,
             })
         }
     }

@@ -8,7 +8,7 @@ mod strings;
 pub mod table;
 mod walker;
 
-pub use table::{Table, Target};
+pub use table::Table;
 
 use std::fmt;
 use std::ops::Range;
