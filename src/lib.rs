@@ -12,6 +12,10 @@
 //! [`digest`] asks registries for digests (for `reimage lock` and `--resolve`, which the binary
 //! drives); a plain render never uses it, so it never opens a socket.
 #![forbid(unsafe_code)]
+// Strings are sliced with `get`, which cannot panic on a bad range or a char boundary; tests
+// may slice directly.
+#![deny(clippy::string_slice)]
+#![cfg_attr(test, allow(clippy::string_slice))]
 
 pub mod apply;
 pub mod digest;

@@ -1,6 +1,11 @@
 //! The `reimage` binary: parse the command line, build the settings once, run the command,
 //! map the outcome to an exit code. Each command is a module of [`commands`].
 
+// Strings are sliced with `get`, which cannot panic on a bad range or a char boundary; tests
+// may slice directly.
+#![deny(clippy::string_slice)]
+#![cfg_attr(test, allow(clippy::string_slice))]
+
 mod cli;
 mod commands;
 mod log;

@@ -72,15 +72,22 @@ const OFFICIAL_NAMESPACE: &str = "library";
 /// The longest name (domain and path) the grammar allows.
 const NAME_MAX: usize = 255;
 
-/// A parsed image reference: the original text and its pieces as written.
+/// A parsed image reference: the original text, and where its pieces are in it. The text is
+/// `name[:tag][@digest]`, and the name `[domain/]path`; every piece is a slice of the text,
+/// so a reference is one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    text: String,
-    name: String,
-    domain: Option<String>,
-    path: String,
-    tag: Option<String>,
-    digest: Option<String>,
+    text: Box<str>,
+    /// Where the name ends (the tag's `:`, the digest's `@`, or the end).
+    name_end: u16,
+    /// Where the domain ends (its `/`), when there is one.
+    domain_end: Option<u16>,
+    /// Where the path starts.
+    path_start: u16,
+    /// Where the tag ends, when there is one (it starts after the name's end).
+    tag_end: Option<u16>,
+    /// Whether a digest follows the `@` after the name and tag.
+    has_digest: bool,
 }
 
 /// Why a string is not an image reference.
@@ -144,13 +151,16 @@ impl Reference {
                 reason: reason.to_string(),
             })?;
         }
+        // Every length is bounded by the grammar (a name of 255, a tag of 128, a digest of
+        // under 140 characters), far under u16::MAX.
+        let offset = |len: usize| u16::try_from(len).unwrap_or(u16::MAX);
         Ok(Reference {
-            text: text.to_owned(),
-            name: name.to_owned(),
-            domain: domain.map(str::to_owned),
-            path: path.to_owned(),
-            tag: tag.map(str::to_owned),
-            digest: digest.map(str::to_owned),
+            name_end: offset(name.len()),
+            domain_end: domain.map(|d| offset(d.len())),
+            path_start: offset(name.len() - path.len()),
+            tag_end: tag.map(|t| offset(name.len() + 1 + t.len())),
+            has_digest: digest.is_some(),
+            text: text.into(),
         })
     }
 
@@ -159,15 +169,27 @@ impl Reference {
         &self.text
     }
 
+    /// The text between two offsets.
+    fn piece(&self, start: u16, end: u16) -> &str {
+        self.text
+            .get(usize::from(start)..usize::from(end))
+            .unwrap_or_default()
+    }
+
     /// The domain as written, if any (`None` for `nginx` or `library/nginx`).
     pub fn domain(&self) -> Option<&str> {
-        self.domain.as_deref()
+        self.domain_end.map(|end| self.piece(0, end))
+    }
+
+    /// The path as written: the name without its domain.
+    fn path(&self) -> &str {
+        self.piece(self.path_start, self.name_end)
     }
 
     /// The registry for comparison: the written domain through [`host_key`]
     /// (lowercase, `index.docker.io` → `docker.io`), none → `docker.io`.
     pub fn registry(&self) -> Cow<'_, str> {
-        match self.domain.as_deref() {
+        match self.domain() {
             None => Cow::Borrowed(DOCKER_HUB),
             Some(domain) => host_key(domain),
         }
@@ -176,10 +198,11 @@ impl Reference {
     /// The repository path for comparison: `library/` added for
     /// single-segment Docker Hub names.
     pub fn repository(&self) -> Cow<'_, str> {
-        if self.registry() == DOCKER_HUB && !self.path.contains('/') {
-            Cow::Owned(format!("{OFFICIAL_NAMESPACE}/{}", self.path))
+        let path = self.path();
+        if self.registry() == DOCKER_HUB && !path.contains('/') {
+            Cow::Owned(format!("{OFFICIAL_NAMESPACE}/{path}"))
         } else {
-            Cow::Borrowed(&self.path)
+            Cow::Borrowed(path)
         }
     }
 
@@ -193,17 +216,19 @@ impl Reference {
     /// The name as written (domain and path, no tag or digest), e.g. `nginx`
     /// or `quay.io/x/y`.
     pub fn name(&self) -> &str {
-        &self.name
+        self.piece(0, self.name_end)
     }
 
     /// The tag as written, without the `:`.
     pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
+        self.tag_end.map(|end| self.piece(self.name_end + 1, end))
     }
 
     /// The digest as written, algorithm included (`sha256:…`), without the `@`.
     pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+        let at = self.tag_end.unwrap_or(self.name_end);
+        self.has_digest
+            .then(|| self.text.get(usize::from(at) + 1..).unwrap_or_default())
     }
 
     /// A new reference string `name[:tag][@digest]` from a name plus optional
@@ -329,10 +354,12 @@ pub fn is_under(name: &str, prefix: &str) -> bool {
 /// Splits `name[:tag]`, looking for the `:` only after the last `/`.
 fn split_tag(text: &str) -> (&str, Option<&str>) {
     let last_segment = text.rfind('/').map_or(0, |slash| slash + 1);
-    match text[last_segment..].find(':') {
-        Some(colon) => {
-            let colon = last_segment + colon;
-            (&text[..colon], Some(&text[colon + 1..]))
+    let segment = text.get(last_segment..).unwrap_or_default();
+    match segment.split_once(':') {
+        // The tag is everything after that `:`, so the text ends with `:` and the tag.
+        Some((_, tag)) => {
+            let name = text.strip_suffix(tag).and_then(|t| t.strip_suffix(':'));
+            (name.unwrap_or(text), Some(tag))
         }
         None => (text, None),
     }
@@ -415,7 +442,7 @@ fn is_path_component(component: &str) -> bool {
         while bytes.get(at).is_some_and(|b| !is_alnum(*b)) {
             at += 1;
         }
-        if !is_path_separator(&component[separator_start..at]) {
+        if !is_path_separator(component.get(separator_start..at).unwrap_or_default()) {
             return false;
         }
     }

@@ -158,7 +158,8 @@ impl<'r> Rewriter<'r> {
         match rule? {
             RegistryRule::Keep { from } => Some(format!("kept by registries rule for `{from}`")),
             RegistryRule::Map { from, to } => {
-                let rest = name[from.len()..].trim_start_matches('/');
+                let rest = name.get(from.len()..).unwrap_or_default();
+                let rest = rest.trim_start_matches('/');
                 parts.name = join(to, rest);
                 parts.reasons.push(format!("registries: `{from}` → `{to}`"));
                 None

@@ -90,7 +90,7 @@ impl<'a> Stream<'a> {
 
     /// The text of one document.
     pub fn chunk_text(&self, chunk: &Chunk) -> &'a str {
-        &self.text[chunk.range.clone()]
+        self.text.get(chunk.range.clone()).unwrap_or_default()
     }
 }
 
@@ -251,7 +251,7 @@ impl Iterator for Chunks<'_> {
 }
 
 fn chunk(text: &str, number: usize, range: Range<usize>, first_line: usize) -> Chunk {
-    let body = &text[range.clone()];
+    let body = text.get(range.clone()).unwrap_or_default();
     Chunk {
         number,
         source: helm_source(body),

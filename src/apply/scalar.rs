@@ -62,7 +62,7 @@ pub fn replace_part(
     let Kind::Scalar { value, .. } = &node.kind else {
         return None;
     };
-    let source = &text[node.span.clone()];
+    let source = text.get(node.span.clone())?;
     let inner_safe = new
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._/:@+-".contains(c));
@@ -96,7 +96,8 @@ fn block_line(
         .next()
         .unwrap_or_default()
         .trim_end();
-    if line != old.as_ref() || !content[line.len()..].trim().is_empty() || has_control(value) {
+    let rest = content.get(line.len()..).unwrap_or_default();
+    if line != old.as_ref() || !rest.trim().is_empty() || has_control(value) {
         return None;
     }
     let start = node.span.end - source.len() + (source.len() - content.len());

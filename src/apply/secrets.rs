@@ -187,7 +187,9 @@ fn block_list(
     let (Some(&head), Some(&head_start)) = (items.first(), starts.first()) else {
         return Ok(vec![flow_list(place, list, add, remove)?]);
     };
-    let prefix = &text[head_start..tree.node(head).span.start];
+    let prefix = text
+        .get(head_start..tree.node(head).span.start)
+        .unwrap_or_default();
     let dash = prefix
         .find('-')
         .filter(|_| prefix.trim_start().starts_with('-'));
@@ -197,7 +199,7 @@ fn block_list(
             "`imagePullSecrets` items do not start their lines",
         ));
     };
-    let indent = &prefix[..dash];
+    let indent = prefix.get(..dash).unwrap_or_default();
     let mut splices = Vec::new();
     if !add.is_empty() {
         let lines: String = add
@@ -238,7 +240,13 @@ fn flow_list(
             check_removable(tree, *item)?;
         } else {
             let node = tree.node(*item);
-            kept.push(place.text[node.props..node.span.end].to_string());
+            kept.push(
+                place
+                    .text
+                    .get(node.props..node.span.end)
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
     }
     let added = add.iter().map(|n| flow_item(place, n));
@@ -339,8 +347,10 @@ fn null_list(place: &Place<'_, '_>, key: NodeId, value: NodeId, add: &[String]) 
         return vec![Splice::replace(span, list)];
     }
     let key_end = place.tree.node(key).span.end;
-    let colon = place.text[key_end..]
-        .find(':')
+    let colon = place
+        .text
+        .get(key_end..)
+        .and_then(|rest| rest.find(':'))
         .map_or(key_end, |i| key_end + i + 1);
     vec![Splice::insert(colon, format!(" {list}"))]
 }
@@ -396,7 +406,7 @@ fn new_key(
         content_end(text, tree.node(last.1).span.clone()),
         place.end,
     );
-    let lead = if text[..at].ends_with(['\n', '\r']) {
+    let lead = if text.get(..at).is_some_and(|t| t.ends_with(['\n', '\r'])) {
         ""
     } else {
         nl
@@ -437,7 +447,7 @@ fn sequence_indent(text: &str, tree: &Tree<'_>) -> usize {
             };
             let item = tree.node(*items.first()?).span.start;
             let key = tree.node(key).span.start;
-            let dash = text[line_start(text, item)..item].find('-')?;
+            let dash = text.get(line_start(text, item)..item)?.find('-')?;
             let key_col = key - line_start(text, key);
             Some(dash.saturating_sub(key_col))
         })
@@ -446,12 +456,14 @@ fn sequence_indent(text: &str, tree: &Tree<'_>) -> usize {
 
 /// Where the line holding `at` starts: after a LF, a CR or a CRLF.
 fn line_start(text: &str, at: usize) -> usize {
-    text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1)
+    text.get(..at)
+        .and_then(|t| t.rfind(['\n', '\r']))
+        .map_or(0, |i| i + 1)
 }
 
 /// The column of `at` in characters, a byte order mark not counted.
 fn column(text: &str, at: usize) -> usize {
-    let before = &text[line_start(text, at)..at];
+    let before = text.get(line_start(text, at)..at).unwrap_or_default();
     before.trim_start_matches('\u{feff}').chars().count()
 }
 
@@ -460,7 +472,7 @@ fn column(text: &str, at: usize) -> usize {
 fn key_start(text: &str, tree: &Tree<'_>, key: NodeId) -> usize {
     let at = tree.node(key).props;
     let start = line_start(text, at);
-    let before = &text[start..at];
+    let before = text.get(start..at).unwrap_or_default();
     match before.trim_end().strip_suffix('?') {
         Some(rest) if rest.trim().is_empty() => start + rest.len(),
         _ => at,
@@ -469,14 +481,16 @@ fn key_start(text: &str, tree: &Tree<'_>, key: NodeId) -> usize {
 
 /// Just past the line break of the line holding `at` (or `limit`, the document's end).
 fn line_end(text: &str, at: usize, limit: usize) -> usize {
-    let Some(i) = text[at..limit].find(['\n', '\r']) else {
+    let Some(i) = text.get(at..limit).and_then(|t| t.find(['\n', '\r'])) else {
         return limit;
     };
-    let crlf = text[at + i..limit].starts_with("\r\n");
+    let crlf = text
+        .get(at + i..limit)
+        .is_some_and(|t| t.starts_with("\r\n"));
     at + i + if crlf { 2 } else { 1 }
 }
 
 /// The end of a span without trailing white space and line breaks.
 fn content_end(text: &str, span: Range<usize>) -> usize {
-    span.start + text[span].trim_end().len()
+    span.start + text.get(span).unwrap_or_default().trim_end().len()
 }

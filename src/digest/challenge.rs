@@ -63,14 +63,14 @@ fn params(text: &str) -> Vec<(String, String)> {
 /// A quoted string (with `\` escapes) or a token up to the next comma; and what follows.
 fn value(text: &str) -> (String, &str) {
     let Some(quoted) = text.strip_prefix('"') else {
-        let end = text.find(',').unwrap_or(text.len());
-        return (text[..end].trim().to_string(), &text[end..]);
+        let (token, rest) = text.split_at(text.find(',').unwrap_or(text.len()));
+        return (token.trim().to_string(), rest);
     };
     let mut out = String::new();
     let mut chars = quoted.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return (out, &quoted[i + 1..]),
+            '"' => return (out, quoted.get(i + 1..).unwrap_or_default()),
             '\\' => {
                 if let Some((_, escaped)) = chars.next() {
                     out.push(escaped);

@@ -118,8 +118,8 @@ fn is_loopback(name: &str) -> bool {
 }
 
 fn host_without_port(host: &str) -> &str {
-    if let Some(end) = host.find(']') {
-        return &host[..=end];
+    if let Some((inside, _)) = host.split_once(']') {
+        return host.get(..=inside.len()).unwrap_or(host);
     }
     host.split_once(':').map_or(host, |(name, _)| name)
 }

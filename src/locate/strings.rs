@@ -175,12 +175,14 @@ pub fn in_value(names: Names<'_>, key: &str, value: &str) -> Vec<Match> {
     let mut from = 0;
     while let Some(eq) = value.get(from..).and_then(|rest| rest.find('=')) {
         let eq = from + eq;
-        let line_start = value[..eq].rfind('\n').map_or(0, |n| n + 1);
-        let line_end = value[eq..].find('\n').map_or(value.len(), |n| eq + n);
+        let (before, after) = value.split_at(eq);
+        let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+        let line_end = after.find('\n').map_or(value.len(), |n| eq + n);
         from = line_end;
-        let line_key = value[line_start..eq].trim();
+        let line_key = value.get(line_start..eq).unwrap_or_default().trim();
         // `key=ref`, and `key = "ref"` as TOML and INI files write it.
-        let (start, reference) = unquoted(eq + 1, value[eq + 1..line_end].trim_end());
+        let rest = value.get(eq + 1..line_end).unwrap_or_default();
+        let (start, reference) = unquoted(eq + 1, rest.trim_end());
         // The value's own key may say image for all its lines (`STRIMZI_KAFKA_IMAGES`).
         let named = |k: &str| names.say_image(key) || names.say_image(k);
         found.extend(classify(
