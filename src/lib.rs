@@ -3,7 +3,7 @@
 //!
 //! The pipeline, one module per stage:
 //! [`stream`] reads the input and splits it into documents →
-//! [`locate`] parses each document ([`tree`]) and finds its images from a table →
+//! [`locate`] parses each document (`tree`) and finds its images from a table →
 //! [`plan`] decides every change ([`rewrite`] applies the [`rules`] and the [`lock`] file to
 //! one reference) →
 //! [`apply`] turns the plan into byte splices and writes the output.
@@ -135,7 +135,7 @@ pub fn render_unchecked<'a>(
 
 /// What a render would report, without making its edits: read → locate → plan. For finding
 /// what to resolve before the one render that edits.
-pub fn report(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Report, Error> {
+pub fn preview(input: &[u8], rules: &Rules, lock: Option<&Lock>) -> Result<Report, Error> {
     Ok(run(input, rules, lock, Detail::Full, Stages::UpToPlan)?.report)
 }
 

@@ -107,7 +107,7 @@ fn write_lock(
     job: &LockJob<'_>,
     resolver: &dyn Resolver,
 ) -> Result<LockOutcome, Error> {
-    let report = reimage::report(input, rules, None)?;
+    let report = reimage::preview(input, rules, None)?;
     let wanted = wanted(&report, job.source);
     let existing = existing(job)?;
     let todo: Vec<&Wanted> = wanted

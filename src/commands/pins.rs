@@ -63,7 +63,7 @@ fn complete_with(
     lock: Option<Lock>,
     resolver: &dyn Resolver,
 ) -> Result<Lock, Error> {
-    let report = reimage::report(input, &settings.rules, lock.as_ref())?;
+    let report = reimage::preview(input, &settings.rules, lock.as_ref())?;
     let wanted = wanted(&report, false);
     let mut lock = lock.unwrap_or_default();
     let asks: Vec<&Reference> = wanted.iter().map(|w| &w.ask).collect();
@@ -99,7 +99,7 @@ mod tests {
 
     fn keys(rules: &str, images: &[&str], source: bool) -> Vec<(String, String)> {
         let rules = Rules::from_yaml(rules, Path::new("")).unwrap();
-        let report = reimage::report(pod(images).as_bytes(), &rules, None).unwrap();
+        let report = reimage::preview(pod(images).as_bytes(), &rules, None).unwrap();
         wanted(&report, source)
             .into_iter()
             .map(|w| (w.key.to_string(), w.ask.to_string()))
