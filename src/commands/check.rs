@@ -6,7 +6,7 @@ use reimage::error::Error;
 use reimage::policy;
 use reimage::rules::Rules;
 
-use super::{pins, write_stdout, Session};
+use super::{write_stdout, Session};
 use crate::cli::{CheckArgs, CheckFormat};
 
 pub fn run(session: &mut Session<'_>, args: &CheckArgs) -> Result<(), Error> {
@@ -22,10 +22,8 @@ pub fn run(session: &mut Session<'_>, args: &CheckArgs) -> Result<(), Error> {
             ..Rules::empty()
         };
         (as_is, None)
-    } else if settings.resolve {
-        (rules.clone(), Some(pins::complete(&input, settings, lock)?))
     } else {
-        (rules.clone(), lock)
+        (rules.clone(), session.resolved(&input, lock)?)
     };
     let rendered = reimage::render_unchecked(&input, &applied, lock.as_ref())?;
     session.report(&rendered.report);

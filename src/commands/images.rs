@@ -5,7 +5,7 @@ use std::io::Write;
 use reimage::error::Error;
 use reimage::inventory;
 
-use super::{pins, write_stdout, Session};
+use super::{write_stdout, Session};
 use crate::cli::{Format, ImagesArgs};
 
 pub fn run(session: &mut Session<'_>, args: &ImagesArgs) -> Result<(), Error> {
@@ -13,11 +13,7 @@ pub fn run(session: &mut Session<'_>, args: &ImagesArgs) -> Result<(), Error> {
     // Listing what to lock and copy is the first step, before there is a lock file.
     let lock = settings.lock_if_present()?;
     let input = session.read_input()?;
-    let lock = if settings.resolve {
-        Some(pins::complete(&input, settings, lock)?)
-    } else {
-        lock
-    };
+    let lock = session.resolved(&input, lock)?;
     // An inventory lists what is there, policy or not.
     let rendered = reimage::render_unchecked(&input, &settings.rules, lock.as_ref())?;
     session.report(&rendered.report);

@@ -11,6 +11,7 @@ pub mod render;
 use std::io::{BufWriter, Read, Write};
 
 use reimage::error::Error;
+use reimage::lock::Lock;
 use reimage::report::Report;
 
 use crate::log::{Header, Log};
@@ -45,6 +46,16 @@ impl Session<'_> {
             self.header.input = Some((input.len(), documents));
         }
         Ok(input)
+    }
+
+    /// The lock, with every digest it lacks asked of the registries when `--resolve` (or
+    /// `digests.resolve: true`) says so; otherwise as it is, and no network at all.
+    pub fn resolved(&self, input: &[u8], lock: Option<Lock>) -> Result<Option<Lock>, Error> {
+        if self.settings.resolve {
+            Ok(Some(pins::complete(input, self.settings, lock)?))
+        } else {
+            Ok(lock)
+        }
     }
 
     /// Warnings (on standard error unless `--quiet`, and in the log), and the `--explain` /

@@ -3,17 +3,13 @@
 use reimage::error::Error;
 use reimage::Detail;
 
-use super::{pins, write_stdout, Session};
+use super::{write_stdout, Session};
 
 pub fn run(session: &mut Session<'_>) -> Result<(), Error> {
     let settings = session.settings;
     let lock = settings.lock()?;
     let input = session.read_input()?;
-    let lock = if settings.resolve {
-        Some(pins::complete(&input, settings, lock)?)
-    } else {
-        lock
-    };
+    let lock = session.resolved(&input, lock)?;
     // The whole report only when it is written out; otherwise only what warns or breaks the
     // rules, which is all a render reads.
     let detail = if settings.explain || settings.logging {
