@@ -10,33 +10,32 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+
+use crate::common;
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        log_appends_changes_and_errors,
+        warnings_reach_the_log_even_when_quiet,
+        a_refused_command_line_is_logged,
+        an_unwritable_log_is_an_error,
+        concurrent_runs_never_interleave_their_lines,
+    ]
+}
 
 fn run(args: &[&str], env: &[(&str, &Path)], input: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reimage"));
-    command
-        .args(args)
-        .env_remove("REIMAGE_RULES")
-        .env_remove("REIMAGE_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = common::reimage();
+    command.args(args);
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    // A run refused on its command line exits before it reads its input: not an error here.
+    common::output_with_stdin(command, input.as_bytes())
 }
 
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
 
-#[test]
 fn log_appends_changes_and_errors() {
     let dir = std::env::temp_dir().join(format!("reimage-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -100,7 +99,6 @@ fn log_in(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     (dir, log)
 }
 
-#[test]
 fn warnings_reach_the_log_even_when_quiet() {
     let (dir, log) = log_in("warnings");
     let pod = POD.replace(
@@ -134,7 +132,6 @@ fn warnings_reach_the_log_even_when_quiet() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn a_refused_command_line_is_logged() {
     let (dir, log) = log_in("usage");
     let out = run(
@@ -160,7 +157,6 @@ fn a_refused_command_line_is_logged() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn an_unwritable_log_is_an_error() {
     let (dir, _) = log_in("unwritable");
     let log = dir.join("no-such-folder").join("reimage.log");
@@ -184,7 +180,10 @@ fn an_unwritable_log_is_an_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
+/// Six runs share one log. They are held at one point, each with its whole input written
+/// and its standard input still open (so it is running, waiting for the end of its input),
+/// until all six are there; then every input is closed at once, and the six render and
+/// append together.
 fn concurrent_runs_never_interleave_their_lines() {
     let dir = std::env::temp_dir().join(format!("reimage-log-many-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -195,22 +194,37 @@ fn concurrent_runs_never_interleave_their_lines() {
         .map(|i| POD.replace("busybox:1.36", &format!("busybox:1.{i}")))
         .collect::<Vec<_>>()
         .join("---\n");
-    let runs: Vec<_> = (0..6)
+    let mut children: Vec<Child> = (0..6)
         .map(|run_no| {
-            let (log, pods) = (log.clone(), pods.clone());
-            std::thread::spawn(move || {
-                let prefix = format!("m{run_no}.example.com/all");
-                let out = run(
-                    &["--registry", &prefix, "--log", log.to_str().unwrap()],
-                    &[],
-                    &pods,
-                );
-                assert!(out.status.success());
-            })
+            let prefix = format!("m{run_no}.example.com/all");
+            Command::new(env!("CARGO_BIN_EXE_reimage"))
+                .args(["--registry", &prefix, "--log", log.to_str().unwrap()])
+                .env_remove("REIMAGE_RULES")
+                .env_remove("REIMAGE_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for handle in runs {
-        handle.join().unwrap();
+    let mut inputs: Vec<ChildStdin> = children
+        .iter_mut()
+        .map(|child| child.stdin.take().unwrap())
+        .collect();
+    for input in &mut inputs {
+        input.write_all(pods.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+    // The barrier: every run has its input and none has its end, so all six are running.
+    let mut running = 0;
+    for child in &mut children {
+        running += usize::from(child.try_wait().unwrap().is_none());
+    }
+    assert_eq!(running, 6, "runs that ended before their input did");
+    drop(inputs);
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
     }
     let text = std::fs::read_to_string(&log).unwrap();
     let owners: Vec<&str> = text

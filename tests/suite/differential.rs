@@ -22,7 +22,7 @@
 //! existing pull secrets. Constructs reimage does not read as Kubernetes does yet are listed
 //! in [`KNOWN_GAPS`] and not generated; the invariants themselves are never relaxed.
 //!
-//! - `cargo test --test differential`: a fixed-seed batch of [`FIXED_STREAMS`] streams.
+//! - `cargo test --test suite -- differential::`: a fixed-seed batch of [`FIXED_STREAMS`] streams.
 //! - `REIMAGE_DIFFERENTIAL_SECONDS=180`: also a random batch for that long (its base seed is
 //!   printed; every failure names its own stream seed).
 //! - `REIMAGE_DIFFERENTIAL_SEED=0x…`: replay one stream, printing input, output and views
@@ -32,8 +32,9 @@
 //! - `REIMAGE_BIN=target/release/reimage`: test that binary instead of the debug build.
 //!
 //! Every failure is reported with its seed and its stream (escaped, so invisible characters
-//! show), the first few also shrunk to fewer lines. Without the viewer these tests print
-//! "skipped: …" and pass, except with `CI=true`, where they fail.
+//! show), the first few also shrunk to fewer lines. Without the viewer these tests are
+//! reported as ignored, and fail with `CI=true`; the random batch and the replay are ignored
+//! unless their variables are set.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,10 +42,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-#[path = "differential/grammar.rs"]
+use crate::common::{self, Ran, Skip};
 mod grammar;
-#[path = "differential/oracle.rs"]
 mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +55,16 @@ use std::time::{Duration, Instant};
 use grammar::Feature;
 use oracle::{Category, Oracle, Problem, Verdict};
 use serde_json::{json, Value};
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        fixed_seed_batch,
+        random_batch,
+        replay,
+        the_grammar_is_deterministic_and_leaves_out_known_gaps,
+        the_invariants_catch_what_they_should,
+    ]
+}
 
 /// The rules of every run, on the command line: a catch-all mirror and a pull secret.
 const MIRROR: &str = "mirror.example.com/all";
@@ -112,7 +121,7 @@ fn replay_hint(seed: u64) -> String {
     let enable = std::env::var("REIMAGE_DIFFERENTIAL_ENABLE")
         .map(|v| format!("REIMAGE_DIFFERENTIAL_ENABLE={v} "))
         .unwrap_or_default();
-    format!("{enable}REIMAGE_DIFFERENTIAL_SEED={seed:#x} cargo test --test differential replay")
+    format!("{enable}REIMAGE_DIFFERENTIAL_SEED={seed:#x} cargo test --test suite -- differential::replay")
 }
 
 fn parse_seed(text: &str) -> u64 {
@@ -264,18 +273,17 @@ fn fail_on(batch: &Batch, header: &str) {
     );
 }
 
-#[test]
-fn fixed_seed_batch() {
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+fn fixed_seed_batch() -> Ran {
+    common::k8s_viewer()?;
     let started = Instant::now();
     let batch = run_batch(FIXED_SEED, Some(FIXED_STREAMS), None);
-    eprintln!(
-        "differential, fixed seed {FIXED_SEED:#x}: {} in {:.1?}",
-        batch.summary(),
-        started.elapsed()
-    );
+    if crate::harness::nocapture() {
+        eprintln!(
+            "differential, fixed seed {FIXED_SEED:#x}: {} in {:.1?}",
+            batch.summary(),
+            started.elapsed()
+        );
+    }
     fail_on(&batch, &format!("fixed seed {FIXED_SEED:#x}"));
     // The grammar is alive: every feature that is not a known gap was generated somewhere.
     let used: BTreeSet<Feature> = batch
@@ -291,16 +299,16 @@ fn fixed_seed_batch() {
         missing.is_empty(),
         "the fixed batch never generated: {missing:?}"
     );
+    Ok(())
 }
 
-#[test]
-fn random_batch() {
+fn random_batch() -> Ran {
     let Ok(seconds) = std::env::var("REIMAGE_DIFFERENTIAL_SECONDS") else {
-        return;
+        return Err(Skip::NotAsked(
+            "runs with REIMAGE_DIFFERENTIAL_SECONDS=N, for N seconds".into(),
+        ));
     };
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+    common::k8s_viewer()?;
     let seconds: u64 = seconds
         .trim()
         .parse()
@@ -314,18 +322,18 @@ fn random_batch() {
     let batch = run_batch(base, None, Some(deadline));
     eprintln!("differential, base seed {base:#x}: {}", batch.summary());
     fail_on(&batch, &format!("random batch, base seed {base:#x}"));
+    Ok(())
 }
 
-#[test]
-fn replay() {
+fn replay() -> Ran {
     let file = std::env::var_os("REIMAGE_DIFFERENTIAL_FILE");
     let seed = std::env::var("REIMAGE_DIFFERENTIAL_SEED");
     if file.is_none() && seed.is_err() {
-        return;
+        return Err(Skip::NotAsked(
+            "runs with REIMAGE_DIFFERENTIAL_SEED=0x… or REIMAGE_DIFFERENTIAL_FILE=path".into(),
+        ));
     }
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+    common::k8s_viewer()?;
     let (what, text) = match (file, seed) {
         (Some(path), _) => (
             format!("{}", std::path::Path::new(&path).display()),
@@ -366,9 +374,9 @@ fn replay() {
             );
         }
     }
+    Ok(())
 }
 
-#[test]
 fn the_grammar_is_deterministic_and_leaves_out_known_gaps() {
     let enabled = enabled_features();
     for index in 0..200 {
@@ -385,7 +393,6 @@ fn the_grammar_is_deterministic_and_leaves_out_known_gaps() {
 }
 
 /// The judging itself, on hand-made views: it sees what it must see.
-#[test]
 fn the_invariants_catch_what_they_should() {
     let pod = |image: &str, secrets: Value, note: &str| {
         Ok(json!({
