@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        manifest_is_a_v1_postrenderer_run_as_a_subprocess,
+        version_is_semver_and_matches_cargo,
+        every_platform_command_runs_the_installed_binary,
+        install_hook_script_exists_and_is_executable,
+        semver_check_accepts_and_rejects,
+    ]
+}
+
 /// The command Helm runs: the binary the install hook puts in the plugin's folder.
 const COMMAND: &str = "${HELM_PLUGIN_DIR}/bin/reimage";
 const PLUGIN_DIR_VAR: &str = "${HELM_PLUGIN_DIR}/";
@@ -41,7 +51,6 @@ fn commands<'a>(list: &'a Value, what: &str) -> Vec<&'a str> {
     entries.iter().map(|entry| text(entry, "command")).collect()
 }
 
-#[test]
 fn manifest_is_a_v1_postrenderer_run_as_a_subprocess() {
     let m = manifest();
     assert_eq!(text(&m, "apiVersion"), "v1");
@@ -50,7 +59,6 @@ fn manifest_is_a_v1_postrenderer_run_as_a_subprocess() {
     assert_eq!(text(&m, "name"), "reimage");
 }
 
-#[test]
 fn version_is_semver_and_matches_cargo() {
     let version = text(&manifest(), "version").to_owned();
     assert!(is_semver(&version), "not strict SemVer: {version:?}");
@@ -61,7 +69,6 @@ fn version_is_semver_and_matches_cargo() {
     );
 }
 
-#[test]
 fn every_platform_command_runs_the_installed_binary() {
     let m = manifest();
     let list = &m["runtimeConfig"]["platformCommand"];
@@ -70,7 +77,6 @@ fn every_platform_command_runs_the_installed_binary() {
     }
 }
 
-#[test]
 fn install_hook_script_exists_and_is_executable() {
     let m = manifest();
     let hooks = &m["runtimeConfig"]["platformHooks"];
@@ -134,7 +140,6 @@ fn is_number(text: &str) -> bool {
     is_digits(text) && (text == "0" || !text.starts_with('0'))
 }
 
-#[test]
 fn semver_check_accepts_and_rejects() {
     for good in [
         "0.1.0",

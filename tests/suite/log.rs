@@ -12,6 +12,16 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        log_appends_changes_and_errors,
+        warnings_reach_the_log_even_when_quiet,
+        a_refused_command_line_is_logged,
+        an_unwritable_log_is_an_error,
+        concurrent_runs_never_interleave_their_lines,
+    ]
+}
+
 fn run(args: &[&str], env: &[(&str, &Path)], input: &str) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_reimage"));
     command
@@ -36,7 +46,6 @@ fn run(args: &[&str], env: &[(&str, &Path)], input: &str) -> Output {
 
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
 
-#[test]
 fn log_appends_changes_and_errors() {
     let dir = std::env::temp_dir().join(format!("reimage-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -100,7 +109,6 @@ fn log_in(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     (dir, log)
 }
 
-#[test]
 fn warnings_reach_the_log_even_when_quiet() {
     let (dir, log) = log_in("warnings");
     let pod = POD.replace(
@@ -134,7 +142,6 @@ fn warnings_reach_the_log_even_when_quiet() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn a_refused_command_line_is_logged() {
     let (dir, log) = log_in("usage");
     let out = run(
@@ -160,7 +167,6 @@ fn a_refused_command_line_is_logged() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn an_unwritable_log_is_an_error() {
     let (dir, _) = log_in("unwritable");
     let log = dir.join("no-such-folder").join("reimage.log");
@@ -184,7 +190,6 @@ fn an_unwritable_log_is_an_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
 fn concurrent_runs_never_interleave_their_lines() {
     let dir = std::env::temp_dir().join(format!("reimage-log-many-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -11,12 +11,27 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
 use common::{reference, view, Fixture, ImageRow, ObjectId};
 use serde_json::Value;
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        with_empty_rules_the_output_is_the_input,
+        mirror_reports_every_standard_image_rewritten,
+        mirror_output_is_a_fixed_point,
+        mirror_changes_nothing_kubernetes_sees_but_the_images,
+        reference_reading_used_by_these_checks,
+        view_comparison_reports_other_changes_and_image_sites,
+        every_image_bearing_string_is_found,
+        with_a_mirror_the_policy_reports_only_what_was_not_rewritten,
+        with_a_mirror_no_image_is_left_on_a_public_registry,
+        nothing_that_only_names_things_is_taken_for_an_image,
+    ]
+}
 
 /// The registry every image is moved under in the mirror checks.
 const MIRROR: &str = "mirror.example.com/all";
@@ -66,7 +81,6 @@ fn rules_file(name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-#[test]
 fn with_empty_rules_the_output_is_the_input() {
     let rules = rules_file("empty.yaml", "version: 1\n");
     over_fixtures(
@@ -84,7 +98,6 @@ fn with_empty_rules_the_output_is_the_input() {
 // The checks below need the core (locate, rules, apply) to work: with a stub binary they fail,
 // as expected.
 
-#[test]
 fn mirror_reports_every_standard_image_rewritten() {
     over_fixtures(|fixture| {
         let mut problems = check_images_json(fixture).unwrap_or_else(|e| vec![e]);
@@ -155,7 +168,6 @@ fn check_images_source(fixture: &Fixture) -> Result<Vec<String>, String> {
 }
 
 /// Determinism: two runs on the same input give the same bytes (no hash-order leaks).
-#[test]
 fn mirror_output_is_a_fixed_point() {
     // A second run over the output changes nothing, and the same input always gives the same bytes.
     over_fixtures(|fixture| {
@@ -183,7 +195,6 @@ fn mirror_output_is_a_fixed_point() {
     });
 }
 
-#[test]
 fn mirror_changes_nothing_kubernetes_sees_but_the_images() {
     if common::fixtures_dir().is_none() || common::k8s_viewer().is_none() {
         return;
@@ -198,7 +209,6 @@ fn mirror_changes_nothing_kubernetes_sees_but_the_images() {
     });
 }
 
-#[test]
 fn reference_reading_used_by_these_checks() {
     let valid = [
         "alpine",
@@ -235,7 +245,6 @@ fn reference_reading_used_by_these_checks() {
     }
 }
 
-#[test]
 fn view_comparison_reports_other_changes_and_image_sites() {
     let doc = |image: &str, replicas: u32| {
         serde_json::json!({
@@ -298,7 +307,6 @@ fn object_of(occurrence: &Value) -> ObjectId {
     }
 }
 
-#[test]
 fn every_image_bearing_string_is_found() {
     over_fixtures(|fixture| {
         let args = ["images", "--registry", MIRROR, "--format", "json"];
@@ -333,7 +341,6 @@ fn every_image_bearing_string_is_found() {
     });
 }
 
-#[test]
 fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
     let dir = std::env::temp_dir().join(format!("reimage-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -402,7 +409,6 @@ fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
 /// no image reference reimage finds, in a field or a string, is left on a public registry
 /// (the policy checks reported strings too). And no reference of the ground truth, as the
 /// fixture writes it, is left in the output outside the mirror's paths.
-#[test]
 fn with_a_mirror_no_image_is_left_on_a_public_registry() {
     let text = format!(
         "version: 1\nregistries: [{{from: \"*\", to: {MIRROR}}}]\npolicy: {{allowedRegistries: [{MIRROR}]}}\n"
@@ -438,7 +444,6 @@ fn with_a_mirror_no_image_is_left_on_a_public_registry() {
     });
 }
 
-#[test]
 fn nothing_that_only_names_things_is_taken_for_an_image() {
     over_fixtures(|fixture| {
         let found = match occurrences(

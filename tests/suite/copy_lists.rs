@@ -12,7 +12,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -21,6 +21,13 @@ use common::registry::{
     copy_tools_available, fetch_manifest, reimage, sha256, workload, Auth, Pusher, Registry,
     Scratch, CLEARED,
 };
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        mirror_pairs_copy_what_the_install_pulls,
+        skopeo_sync_file_copies_what_the_install_pulls,
+    ]
+}
 
 fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     cmd.args(args);
@@ -174,7 +181,6 @@ fn copy_pairs(dir: &Scratch, pairs: &str) {
     }
 }
 
-#[test]
 fn mirror_pairs_copy_what_the_install_pulls() {
     if !copy_tools_available() {
         return;
@@ -239,7 +245,6 @@ fn mirror_pairs_copy_what_the_install_pulls() {
     }
 }
 
-#[test]
 fn skopeo_sync_file_copies_what_the_install_pulls() {
     if !copy_tools_available() {
         return;

@@ -39,6 +39,20 @@ use reimage::Rendered;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        idempotent,
+        deterministic,
+        empty_rules_are_the_identity,
+        only_images_and_pull_secrets_change,
+        images_and_pull_secrets_are_what_the_rules_say,
+        crlf_stays_crlf,
+        fails_closed,
+        the_generator_writes_what_it_means,
+        catch_all_of_a_host_with_a_port_writes_a_valid_reference,
+    ]
+}
+
 // ---------------------------------------------------------------------------------------------
 // The pools the generator draws from.
 
@@ -922,7 +936,6 @@ proptest! {
 
     /// 1. Rendering the output again with the same rules changes nothing and reports nothing
     /// done.
-    #[test]
     fn idempotent(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rules = set.rules();
@@ -936,7 +949,6 @@ proptest! {
     }
 
     /// 2. Two renders of the same input give the same bytes and the same report.
-    #[test]
     fn deterministic(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rules = set.rules();
@@ -948,7 +960,6 @@ proptest! {
     }
 
     /// 3. Without rules the output is the input, byte for byte.
-    #[test]
     fn empty_rules_are_the_identity(stream in stream()) {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &RuleSet::Empty.rules())?;
@@ -958,7 +969,6 @@ proptest! {
 
     /// 4. Only image values and `imagePullSecrets` change: in the parsed documents, and line
     /// by line (with image values masked, keeping their quoting style).
-    #[test]
     fn only_images_and_pull_secrets_change(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &set.rules())?;
@@ -972,7 +982,6 @@ proptest! {
 
     /// 5. Every image is what the rules say, in the report and in the output as a YAML
     /// parser reads it; invalid ones are left alone; pull secrets are what the rules say.
-    #[test]
     fn images_and_pull_secrets_are_what_the_rules_say(stream in stream(), set in rule_set()) {
         let input = render_stream(&stream, None);
         let rendered = render(&input, &set.rules())?;
@@ -1025,7 +1034,6 @@ proptest! {
     }
 
     /// 6. A stream with only CRLF line endings keeps only CRLF line endings.
-    #[test]
     fn crlf_stays_crlf(mut stream in stream(), set in rule_set()) {
         stream.crlf = true;
         let input = render_stream(&stream, None);
@@ -1036,7 +1044,6 @@ proptest! {
     }
 
     /// 7. A stream with a broken document is refused, whatever the rules.
-    #[test]
     fn fails_closed(
         stream in stream(),
         set in rule_set(),
@@ -1050,7 +1057,6 @@ proptest! {
 }
 
 /// The generator's streams are read by serde_yaml, and the checks above see their images.
-#[test]
 fn the_generator_writes_what_it_means() {
     let text = render_stream(
         &Stream {
@@ -1124,7 +1130,6 @@ fn the_generator_writes_what_it_means() {
 /// Regression: a catch-all once wrote a source registry's port into a path segment
 /// (`harbor.example.com/all/localhost:5000/a/b:c`), which is not a valid reference and so got no
 /// pull secret. Found by `images_and_pull_secrets_are_what_the_rules_say`.
-#[test]
 fn catch_all_of_a_host_with_a_port_writes_a_valid_reference() {
     let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: localhost:5000/a/b:c\n";
     let rendered = reimage::render(input.as_bytes(), &RuleSet::Mapping.rules(), None).unwrap();

@@ -17,7 +17,7 @@
 //! `cargo test` runs the debug binary, several times slower than a release build, so its time
 //! budget is multiplied by [`DEBUG_SLOWDOWN`]. `.ci/run` runs this file once more against the
 //! release binary with the exact budget: `REIMAGE_BIN=target/release/reimage cargo test --test
-//! hostile`. A run past four times its budget is killed and fails as a hang.
+//! suite -- hostile::`. A run past four times its budget is killed and fails as a hang.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -32,6 +32,28 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        alias_bombs_are_never_expanded,
+        many_anchors_and_aliases_stay_linear,
+        items_that_start_below_their_dashes_stay_linear,
+        a_long_list_that_aliases_one_image_and_one_pull_secret_list,
+        half_a_million_small_pods,
+        deep_nesting_is_a_clean_error,
+        nesting_just_under_the_limit_is_read,
+        a_hundred_megabyte_scalar,
+        a_million_tiny_documents,
+        invalid_utf8_is_a_clean_error,
+        nul_bytes,
+        byte_order_marks,
+        mixed_line_endings,
+        a_flow_mapping_that_never_ends,
+        tabs_used_as_indentation,
+        nothing_is_written_before_the_whole_input_is_read,
+        a_reader_that_stops_early_is_no_error,
+    ]
+}
 
 const MB: usize = 1024 * 1024;
 
@@ -263,7 +285,6 @@ fn mirrored(input: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-#[test]
 fn alias_bombs_are_never_expanded() {
     // Billion laughs: nine levels of nine aliases, 10^9 strings if anything expanded them,
     // at the top of a document, and used where a pod spec's images and strings are searched.
@@ -285,7 +306,6 @@ fn alias_bombs_are_never_expanded() {
     );
 }
 
-#[test]
 fn many_anchors_and_aliases_stay_linear() {
     let head = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  imagePullSecrets: [{name: mirror-pull}]\n  containers:\n  - &c {name: a, image: nginx:1}\n";
     // 200 000 aliases of one container: one image site, one edit.
@@ -326,7 +346,6 @@ fn many_anchors_and_aliases_stay_linear() {
     );
 }
 
-#[test]
 fn items_that_start_below_their_dashes_stay_linear() {
     // A List of 20 000 pods whose items, and whose containers, start on the line after their
     // `-`: no line holds both a sequence and its dash, and every pod spec is given a new
@@ -354,7 +373,6 @@ fn items_that_start_below_their_dashes_stay_linear() {
     );
 }
 
-#[test]
 fn a_long_list_that_aliases_one_image_and_one_pull_secret_list() {
     // A List of 200 000 pods: the first defines its image and its pull secrets as anchors,
     // every other pod aliases both. The anchored image is rewritten once, for all its aliases;
@@ -392,7 +410,6 @@ fn a_long_list_that_aliases_one_image_and_one_pull_secret_list() {
     );
 }
 
-#[test]
 fn half_a_million_small_pods() {
     // 500 000 documents of 100 bytes (49 MB), each a pod with one image: every image is
     // rewritten and every pod spec given a pull secret, and the report of each must not
@@ -427,7 +444,6 @@ fn half_a_million_small_pods() {
     );
 }
 
-#[test]
 fn deep_nesting_is_a_clean_error() {
     let levels = 10_000;
     // Block style: mappings indented one more space per level (50 MB), sequences and
@@ -460,7 +476,6 @@ fn deep_nesting_is_a_clean_error() {
     }
 }
 
-#[test]
 fn nesting_just_under_the_limit_is_read() {
     // 240 levels inside a pod spec, inside a custom resource (searched node by node), and in
     // a List: everything the walk does at the deepest a document may be.
@@ -484,7 +499,6 @@ fn nesting_just_under_the_limit_is_read() {
     expect_output("deep Lists", list.as_bytes(), list.as_bytes());
 }
 
-#[test]
 fn a_hundred_megabyte_scalar() {
     let big = "x".repeat(100 * MB);
     // A plain ConfigMap value, which is searched for references and left as it is.
@@ -508,7 +522,6 @@ fn a_hundred_megabyte_scalar() {
     );
 }
 
-#[test]
 fn a_million_tiny_documents() {
     let input = "a: 1\n---\n".repeat(1_000_000);
     expect_output("1 000 000 documents", input.as_bytes(), input.as_bytes());
@@ -520,7 +533,6 @@ fn a_million_tiny_documents() {
     );
 }
 
-#[test]
 fn invalid_utf8_is_a_clean_error() {
     let valid = deployment("");
     let cases: [(&str, &[u8]); 5] = [
@@ -538,7 +550,6 @@ fn invalid_utf8_is_a_clean_error() {
     }
 }
 
-#[test]
 fn nul_bytes() {
     // Raw NUL is not allowed in YAML text: in a value or in a comment, a clean error.
     for (what, input) in [
@@ -563,7 +574,6 @@ fn nul_bytes() {
     );
 }
 
-#[test]
 fn byte_order_marks() {
     let bom = "\u{feff}";
     // At the start of the stream and of a later document: skipped, kept in the output.
@@ -584,7 +594,6 @@ fn byte_order_marks() {
     );
 }
 
-#[test]
 fn mixed_line_endings() {
     // A document whose lines end in CRLF and LF by turns: the image is edited in place, and
     // the added secret takes the line ending of the document's first line (CRLF).
@@ -619,7 +628,6 @@ fn mixed_line_endings() {
     );
 }
 
-#[test]
 fn a_flow_mapping_that_never_ends() {
     let short = deployment("").replace(
         "image: nginx:1",
@@ -640,7 +648,6 @@ fn a_flow_mapping_that_never_ends() {
     assert!(run.stderr.contains("invalid YAML"), "{}", run.stderr);
 }
 
-#[test]
 fn tabs_used_as_indentation() {
     for (what, input) in [
         (
@@ -682,7 +689,6 @@ fn spawn(args: &[&str]) -> std::process::Child {
         .expect("cannot start reimage")
 }
 
-#[test]
 fn nothing_is_written_before_the_whole_input_is_read() {
     let document = deployment("");
     for (what, last, expected) in [
@@ -742,7 +748,6 @@ fn nothing_is_written_before_the_whole_input_is_read() {
     }
 }
 
-#[test]
 fn a_reader_that_stops_early_is_no_error() {
     // `reimage … | head -c 100`: the reader closes the pipe long before the output (about
     // 1 MB, far more than a pipe holds) is written. That ends quietly, with exit 0.

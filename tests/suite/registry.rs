@@ -14,7 +14,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -26,6 +26,21 @@ use common::registry::{
     basic, free_port, is_root, reimage, sha256, tools_available, workload, Auth, LatencyProxy,
     ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        anonymous_lock_and_resolve_pin_single_and_multi_arch_images,
+        lock_update_is_idempotent_and_a_failed_run_writes_nothing,
+        basic_auth_comes_from_the_docker_config,
+        bearer_token_flow_with_a_credential_helper,
+        missing_tags_and_unreachable_registries_fail_with_every_image_listed,
+        retries_after_429_and_hashes_the_body_without_a_digest_header,
+        resolve_asks_parallel_requests_at_once,
+        source_resolves_at_the_original_registry_and_keys_the_mirror,
+        a_render_without_resolve_makes_no_socket_call,
+        a_render_without_resolve_needs_no_network,
+    ]
+}
 
 fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     cmd.args(args);
@@ -57,7 +72,6 @@ fn hidden_files(dir: &Scratch) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn anonymous_lock_and_resolve_pin_single_and_multi_arch_images() {
     if !tools_available() {
         return;
@@ -115,7 +129,6 @@ fn anonymous_lock_and_resolve_pin_single_and_multi_arch_images() {
     assert_eq!(stdout(&by_rules), rendered);
 }
 
-#[test]
 fn lock_update_is_idempotent_and_a_failed_run_writes_nothing() {
     if !tools_available() {
         return;
@@ -173,7 +186,6 @@ fn lock_update_is_idempotent_and_a_failed_run_writes_nothing() {
     );
 }
 
-#[test]
 fn basic_auth_comes_from_the_docker_config() {
     if !tools_available() {
         return;
@@ -273,7 +285,6 @@ fn credential_helper(dir: &Scratch, host: &str, user: &str, secret: &str) -> Str
     format!("{}:{path}", dir.path("bin").display())
 }
 
-#[test]
 fn bearer_token_flow_with_a_credential_helper() {
     if !tools_available() {
         return;
@@ -333,7 +344,6 @@ fn bearer_token_flow_with_a_credential_helper() {
     assert!(stdout(&inline).contains(&format!("{h}/secure/multi:3.1@{index}")));
 }
 
-#[test]
 fn missing_tags_and_unreachable_registries_fail_with_every_image_listed() {
     if !tools_available() {
         return;
@@ -381,7 +391,6 @@ fn missing_tags_and_unreachable_registries_fail_with_every_image_listed() {
     drop(silent);
 }
 
-#[test]
 fn retries_after_429_and_hashes_the_body_without_a_digest_header() {
     if !tools_available() {
         return;
@@ -429,7 +438,6 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() {
 /// with one HEAD, for `lock` and for `--resolve` alike. The proxy holds every request 50 ms so
 /// that lookups overlap and it sees them at once. Counts only: what the overlap is worth in
 /// wall time is measured, with a comparison, by `benches/resolve.rs`.
-#[test]
 fn resolve_asks_parallel_requests_at_once() {
     if !tools_available() {
         return;
@@ -476,7 +484,6 @@ fn resolve_asks_parallel_requests_at_once() {
     }
 }
 
-#[test]
 fn source_resolves_at_the_original_registry_and_keys_the_mirror() {
     if !tools_available() {
         return;
@@ -584,7 +591,6 @@ impl Offline {
 /// sees every `socket` and `connect` system call of the process and of all its threads, the
 /// trace of a render (and of `images`) has none, while the same command with `--resolve` —
 /// the positive control, on input that needs a digest — shows the connection attempt.
-#[test]
 fn a_render_without_resolve_makes_no_socket_call() {
     if !tools_available() {
         return;
@@ -616,7 +622,6 @@ fn a_render_without_resolve_makes_no_socket_call() {
 
 /// And in a network namespace with no network at all (`unshare --net`), a render gives the
 /// same bytes as outside it, while `--resolve` fails to reach the registry.
-#[test]
 fn a_render_without_resolve_needs_no_network() {
     if !tools_available() {
         return;

@@ -22,7 +22,7 @@
 //! existing pull secrets. Constructs reimage does not read as Kubernetes does yet are listed
 //! in [`KNOWN_GAPS`] and not generated; the invariants themselves are never relaxed.
 //!
-//! - `cargo test --test differential`: a fixed-seed batch of [`FIXED_STREAMS`] streams.
+//! - `cargo test --test suite -- differential::`: a fixed-seed batch of [`FIXED_STREAMS`] streams.
 //! - `REIMAGE_DIFFERENTIAL_SECONDS=180`: also a random batch for that long (its base seed is
 //!   printed; every failure names its own stream seed).
 //! - `REIMAGE_DIFFERENTIAL_SEED=0x…`: replay one stream, printing input, output and views
@@ -41,10 +41,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-#[path = "differential/grammar.rs"]
+use crate::common;
 mod grammar;
-#[path = "differential/oracle.rs"]
 mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +54,16 @@ use std::time::{Duration, Instant};
 use grammar::Feature;
 use oracle::{Category, Oracle, Problem, Verdict};
 use serde_json::{json, Value};
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        fixed_seed_batch,
+        random_batch,
+        replay,
+        the_grammar_is_deterministic_and_leaves_out_known_gaps,
+        the_invariants_catch_what_they_should,
+    ]
+}
 
 /// The rules of every run, on the command line: a catch-all mirror and a pull secret.
 const MIRROR: &str = "mirror.example.com/all";
@@ -112,7 +120,7 @@ fn replay_hint(seed: u64) -> String {
     let enable = std::env::var("REIMAGE_DIFFERENTIAL_ENABLE")
         .map(|v| format!("REIMAGE_DIFFERENTIAL_ENABLE={v} "))
         .unwrap_or_default();
-    format!("{enable}REIMAGE_DIFFERENTIAL_SEED={seed:#x} cargo test --test differential replay")
+    format!("{enable}REIMAGE_DIFFERENTIAL_SEED={seed:#x} cargo test --test suite -- differential::replay")
 }
 
 fn parse_seed(text: &str) -> u64 {
@@ -264,18 +272,19 @@ fn fail_on(batch: &Batch, header: &str) {
     );
 }
 
-#[test]
 fn fixed_seed_batch() {
     if common::k8s_viewer().is_none() {
         return;
     }
     let started = Instant::now();
     let batch = run_batch(FIXED_SEED, Some(FIXED_STREAMS), None);
-    eprintln!(
-        "differential, fixed seed {FIXED_SEED:#x}: {} in {:.1?}",
-        batch.summary(),
-        started.elapsed()
-    );
+    if crate::harness::nocapture() {
+        eprintln!(
+            "differential, fixed seed {FIXED_SEED:#x}: {} in {:.1?}",
+            batch.summary(),
+            started.elapsed()
+        );
+    }
     fail_on(&batch, &format!("fixed seed {FIXED_SEED:#x}"));
     // The grammar is alive: every feature that is not a known gap was generated somewhere.
     let used: BTreeSet<Feature> = batch
@@ -293,7 +302,6 @@ fn fixed_seed_batch() {
     );
 }
 
-#[test]
 fn random_batch() {
     let Ok(seconds) = std::env::var("REIMAGE_DIFFERENTIAL_SECONDS") else {
         return;
@@ -316,7 +324,6 @@ fn random_batch() {
     fail_on(&batch, &format!("random batch, base seed {base:#x}"));
 }
 
-#[test]
 fn replay() {
     let file = std::env::var_os("REIMAGE_DIFFERENTIAL_FILE");
     let seed = std::env::var("REIMAGE_DIFFERENTIAL_SEED");
@@ -368,7 +375,6 @@ fn replay() {
     }
 }
 
-#[test]
 fn the_grammar_is_deterministic_and_leaves_out_known_gaps() {
     let enabled = enabled_features();
     for index in 0..200 {
@@ -385,7 +391,6 @@ fn the_grammar_is_deterministic_and_leaves_out_known_gaps() {
 }
 
 /// The judging itself, on hand-made views: it sees what it must see.
-#[test]
 fn the_invariants_catch_what_they_should() {
     let pod = |image: &str, secrets: Value, note: &str| {
         Ok(json!({

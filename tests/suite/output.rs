@@ -4,7 +4,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-#[test]
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![a_failed_write_to_standard_output_says_so,]
+}
+
 fn a_failed_write_to_standard_output_says_so() {
     // Every write to /dev/full fails with "no space left on device".
     let full = std::fs::OpenOptions::new()

@@ -11,8 +11,10 @@
 //! | `expected.stderr` | optional: standard error, with the case folder's path written `$CASE` |
 //! | `expected.status` | optional: exit code (default 0); a non-zero exit needs empty stdout, except from `check` |
 //!
-//! `BLESS=1 cargo test --test golden` rewrites the expected files from the actual run;
-//! `GOLDEN_CASE=<part of a name>` runs only the matching cases.
+//! Each case is a test of its own, `golden::<folder>`: `cargo test -- golden::<folder>` runs
+//! one, `cargo test --test suite -- golden::` all of them, and a failure shows every way its
+//! run differs from the expected files, with a line diff. `BLESS=1` rewrites the expected
+//! files of the cases it runs from their actual run (`BLESS=1 cargo test -- golden::`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,10 +22,12 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Failed, Trial};
 
 /// What one run produced.
 struct Actual {
@@ -34,38 +38,52 @@ struct Actual {
     status: Option<i32>,
 }
 
-#[test]
-fn golden_cases() {
+pub fn tests() -> Vec<Trial> {
     let cases = case_dirs();
-    assert!(!cases.is_empty(), "no cases under testdata/");
-    let bless = std::env::var("BLESS").is_ok_and(|v| v == "1");
-    let mut failures = Vec::new();
-    for dir in &cases {
-        let actual = run_case(dir);
-        if bless {
-            bless_case(dir, &actual);
-        }
-        let problems = check_case(dir, &actual);
-        if !problems.is_empty() {
-            failures.push(format!("=== {}\n{}", case_name(dir), problems.join("\n")));
-        }
+    let mut trials: Vec<Trial> = cases
+        .into_iter()
+        .map(|dir| {
+            Trial::test(format!("golden::{}", case_name(&dir)), move || {
+                golden_case(&dir)
+            })
+        })
+        .collect();
+    if trials.is_empty() {
+        trials.push(Trial::test("golden::cases", || {
+            Err("no cases under testdata/".into())
+        }));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} golden cases failed (BLESS=1 rewrites the expected files):\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    trials.extend(tests![
+        diff_shows_the_differing_block_with_context_and_carriage_returns,
+        rules_are_appended_after_the_arguments_unless_named,
+    ]);
+    trials
 }
 
+/// One case: run, rewritten when `BLESS=1`, and compared with its expected files.
+fn golden_case(dir: &Path) -> Result<(), Failed> {
+    let actual = run_case(dir);
+    if std::env::var("BLESS").is_ok_and(|v| v == "1") {
+        bless_case(dir, &actual);
+    }
+    let problems = check_case(dir, &actual);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}\n\n(BLESS=1 rewrites the expected files)",
+        problems.join("\n")
+    )
+    .into())
+}
+
+/// Every folder under `testdata/`, sorted.
 fn case_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let only = std::env::var("GOLDEN_CASE").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", root.display()))
         .map(|entry| entry.expect("cannot read testdata/").path())
-        .filter(|path| path.is_dir() && case_name(path).contains(&only))
+        .filter(|path| path.is_dir())
         .collect();
     dirs.sort();
     dirs
@@ -223,7 +241,6 @@ fn indent(text: &str) -> String {
 
 // The harness's own pieces.
 
-#[test]
 fn diff_shows_the_differing_block_with_context_and_carriage_returns() {
     let expected = b"a\nb\nc\nd\ne\nf\ng\n";
     let actual = b"a\nb\nc\nd\r\nE\t \nf\ng";
@@ -235,7 +252,6 @@ fn diff_shows_the_differing_block_with_context_and_carriage_returns() {
     assert_eq!(shown, want);
 }
 
-#[test]
 fn rules_are_appended_after_the_arguments_unless_named() {
     let dir = std::env::temp_dir().join(format!("reimage-golden-args-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();

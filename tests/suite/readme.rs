@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,15 @@ use std::process::{Command, Stdio};
 
 use reimage::lock::Lock;
 use reimage::rules::Rules;
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        the_readme_example_runs_and_rewrites_every_image,
+        the_escape_example_works_as_the_readme_says,
+        the_full_rules_example_runs_as_pasted,
+        every_rules_and_lock_file_in_the_readme_is_read,
+    ]
+}
 
 /// The arguments and the input file of `reimage ARGS < FILE` in the README's first code block.
 fn readme_command() -> (Vec<String>, String) {
@@ -35,7 +44,6 @@ fn readme_command() -> (Vec<String>, String) {
     )
 }
 
-#[test]
 fn the_readme_example_runs_and_rewrites_every_image() {
     let (args, input) = readme_command();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -77,7 +85,6 @@ fn run_example(args: &[&str], input: &str) -> std::process::Output {
 
 /// The walk-through of "Why did my image escape?": the policy stops the render and names the
 /// two escaping images; the fixed rules mirror them.
-#[test]
 fn the_escape_example_works_as_the_readme_says() {
     let input = "examples/escape/rendered.yaml";
     let failed = run_example(&["--rules", "examples/escape/rules.yaml"], input);
@@ -180,7 +187,6 @@ spec:
 
 /// The full example of "The rules file", pasted into a file: it loads, and `reimage images`
 /// (which needs no lock file yet) and a render (with an empty lock file) do what it says.
-#[test]
 fn the_full_rules_example_runs_as_pasted() {
     let blocks = yaml_blocks("## The rules file");
     let example = blocks.first().unwrap();
@@ -217,7 +223,6 @@ fn the_full_rules_example_runs_as_pasted() {
 
 /// Every recipe is a whole rules file; the `scan:` and `policy:` fragments are read below a
 /// `version: 1` line; the lock file example is a lock file.
-#[test]
 fn every_rules_and_lock_file_in_the_readme_is_read() {
     let recipes = yaml_blocks("## Recipes");
     assert!(recipes.len() >= 6, "{recipes:?}");

@@ -1,0 +1,57 @@
+//! Every integration test of reimage, in one test binary with a libtest-mimic harness
+//! (`harness = false`): one link instead of one per file, one closing `test result:` line for
+//! all of them, each golden case a test of its own (`golden::<folder>`), and a test whose
+//! material is missing reported as ignored with the reason (a failure with `CI=true`).
+//!
+//! Each module covers one area and lists its tests at its top with [`tests!`]; a test function
+//! takes nothing and returns `()` or [`common::Ran`]. A function left out of that list is dead
+//! code, which `cargo clippy --all-targets -- -D warnings` refuses.
+//!
+//! `cargo test --test suite -- golden::` runs the golden cases, `cargo test -- NAME` the
+//! tests whose name contains NAME, `cargo test -- --list` lists them all.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[macro_use]
+mod harness;
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod copy_lists;
+mod differential;
+mod fixtures;
+mod golden;
+mod hostile;
+mod log;
+mod output;
+mod plugin;
+mod properties;
+mod readme;
+mod registry;
+mod sarif;
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    // The two threads of this machine take tests in this order: the longest first, so that
+    // the short ones fill in beside them instead of one long test running alone at the end.
+    let trials = harness::checked(vec![
+        hostile::tests(),
+        differential::tests(),
+        fixtures::tests(),
+        properties::tests(),
+        registry::tests(),
+        copy_lists::tests(),
+        golden::tests(),
+        sarif::tests(),
+        log::tests(),
+        readme::tests(),
+        plugin::tests(),
+        output::tests(),
+    ]);
+    libtest_mimic::run(&args, trials).exit();
+}
