@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: running the real binary, the shared real-world
 //! fixtures with their ground truth, and `k8s-yaml-view`, the Kubernetes reading of a stream.
 //!
-//! Shared material lives beside the repository (`../shared`, or `REIMAGE_SHARED`). When it is
-//! missing, tests print "skipped: …" and pass, except with `CI=true`, where they fail.
+//! Shared material lives beside the repository (`../shared`, or `REIMAGE_SHARED`). A test
+//! that needs material this machine lacks returns [`Skip::Missing`] (through `?` on the
+//! functions here): the harness reports it as ignored with the reason, and with `CI=true` as a
+//! failure. Nothing here installs anything; the reasons say what to install.
 //!
 //! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
 //! references), `view` (comparing Kubernetes views with the image fields taken out).
@@ -65,13 +67,45 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Skips (returns `None` after a message) outside CI; fails the test in CI.
-fn unavailable<T>(what: &str) -> Option<T> {
-    if in_ci() {
-        panic!("{what} (CI=true: this must not be skipped)");
+/// Why a test did not run to its end. The harness reports either as ignored, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Material the test needs and this machine lacks: a failure with `CI=true`.
+    Missing(String),
+    /// A mode that runs only when asked for (an environment variable): ignored, in CI too.
+    NotAsked(String),
+}
+
+/// What a test that can be skipped returns.
+pub type Ran = Result<(), Skip>;
+
+/// The tools on `PATH` of `tools` (`(tool, Debian package)`) that are missing, as a
+/// [`Skip::Missing`] that says what to install; `Ok` when all are there.
+pub fn need_tools(what: &str, tools: &[(&str, &str)]) -> Ran {
+    let missing: Vec<String> = tools
+        .iter()
+        .filter(|(tool, _)| !on_path(tool))
+        .map(|(tool, package)| {
+            if tool == package {
+                format!("`{tool}`")
+            } else {
+                format!("`{tool}` (Debian package {package})")
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
-    eprintln!("skipped: {what}");
-    None
+    Err(Skip::Missing(format!(
+        "{what} need {}; `bash scripts/setup.sh` installs them",
+        missing.join(", ")
+    )))
+}
+
+/// True when `tool` is a file in a folder of `PATH`.
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
 fn manifest_dir() -> PathBuf {
@@ -85,19 +119,19 @@ pub fn shared_dir() -> PathBuf {
         .unwrap_or_else(|| manifest_dir().join("..").join("shared"))
 }
 
-/// The real-world fixtures: `REIMAGE_FIXTURES`, else `<shared>/fixtures/real`.
-/// `None` (after printing "skipped: …") when the folder is missing outside CI.
-pub fn fixtures_dir() -> Option<PathBuf> {
+/// The real-world fixtures: `REIMAGE_FIXTURES`, else `<shared>/fixtures/real`; missing
+/// when that folder is not there.
+pub fn fixtures_dir() -> Result<PathBuf, Skip> {
     let dir = std::env::var_os("REIMAGE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| shared_dir().join("fixtures").join("real"));
     if dir.is_dir() {
-        return Some(dir);
+        return Ok(dir);
     }
-    unavailable(&format!(
-        "no fixtures folder at {} (set REIMAGE_FIXTURES or REIMAGE_SHARED)",
+    Err(Skip::Missing(format!(
+        "no fixtures folder at {} (set REIMAGE_FIXTURES, or REIMAGE_SHARED for the shared folder)",
         dir.display()
-    ))
+    )))
 }
 
 /// One real-world manifest and its ground truth.
@@ -146,11 +180,9 @@ pub struct OtherImageRow {
     pub reason: String,
 }
 
-/// Every fixture, sorted by name; empty (after "skipped: …") when the folder is missing.
-pub fn fixtures() -> Vec<Fixture> {
-    let Some(dir) = fixtures_dir() else {
-        return Vec::new();
-    };
+/// Every fixture, sorted by name; missing when the folder is.
+pub fn fixtures() -> Result<Vec<Fixture>, Skip> {
+    let dir = fixtures_dir()?;
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("cannot list the fixtures folder")
         .map(|entry| entry.expect("cannot read the fixtures folder").file_name())
@@ -158,10 +190,10 @@ pub fn fixtures() -> Vec<Fixture> {
         .collect();
     names.sort();
     assert!(!names.is_empty(), "no *.yaml in {}", dir.display());
-    names
+    Ok(names
         .into_iter()
         .map(|name| load_fixture(&dir, name))
-        .collect()
+        .collect())
 }
 
 fn load_fixture(dir: &Path, name: String) -> Fixture {
@@ -222,21 +254,56 @@ fn object_id(text: &str) -> ObjectId {
 /// message of a document it cannot read. Index 0 is whatever precedes the first `---`.
 pub type K8sView = Vec<Result<serde_json::Value, String>>;
 
-/// The `k8s-yaml-view` binary, built once per test process with the shared `build.sh`
-/// (which apt-installs Go if needed). `None` (after "skipped: …") when it cannot be built
-/// outside CI; in CI the test fails instead.
-pub fn k8s_viewer() -> Option<&'static Path> {
-    static VIEWER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// What `k8s-yaml-view` is built from besides the shared script: Debian's Go toolchain and
+/// the Go packages of the YAML reader Kubernetes uses (the folders where Debian puts them).
+const VIEWER_GO: &str = "go";
+const VIEWER_GO_PACKAGES: [(&str, &str); 2] = [
+    (
+        "/usr/share/gocode/src/sigs.k8s.io/yaml",
+        "golang-k8s-sigs-yaml-dev",
+    ),
+    (
+        "/usr/share/gocode/src/gopkg.in/yaml.v2",
+        "golang-gopkg-yaml.v2-dev",
+    ),
+];
+
+/// The `k8s-yaml-view` binary, built once per test process with the shared `build.sh`.
+/// Missing without the script, Go or its YAML packages (checked first, so that `build.sh`,
+/// which would install them, never does); a build that fails with all of them there fails
+/// the test.
+pub fn k8s_viewer() -> Result<&'static Path, Skip> {
+    static VIEWER: OnceLock<Result<Result<PathBuf, Skip>, String>> = OnceLock::new();
     match VIEWER.get_or_init(build_k8s_viewer) {
-        Ok(path) => Some(path.as_path()),
-        Err(why) => unavailable(why),
+        Ok(Ok(path)) => Ok(path.as_path()),
+        Ok(Err(skip)) => Err(skip.clone()),
+        Err(why) => panic!("{why}"),
     }
 }
 
-fn build_k8s_viewer() -> Result<PathBuf, String> {
+/// The viewer, or what it lacks (`Ok(Err)`), or why its build failed (`Err`).
+fn build_k8s_viewer() -> Result<Result<PathBuf, Skip>, String> {
     let script = shared_dir().join("tools/k8s-yaml-view/build.sh");
     if !script.is_file() {
-        return Err(format!("no {}", script.display()));
+        return Ok(Err(Skip::Missing(format!(
+            "no {} (set REIMAGE_SHARED for the shared folder)",
+            script.display()
+        ))));
+    }
+    let mut missing: Vec<&str> = Vec::new();
+    if !on_path(VIEWER_GO) {
+        missing.push("golang-go");
+    }
+    for (dir, package) in VIEWER_GO_PACKAGES {
+        if !Path::new(dir).is_dir() {
+            missing.push(package);
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(Err(Skip::Missing(format!(
+            "k8s-yaml-view is built with the Debian packages {}; `bash scripts/setup.sh` installs them",
+            missing.join(", ")
+        ))));
     }
     // build.sh needs an absolute output folder.
     let out = std::path::absolute(tools_dir()).map_err(|e| e.to_string())?;
@@ -255,7 +322,7 @@ fn build_k8s_viewer() -> Result<PathBuf, String> {
     }
     let bin = out.join("k8s-yaml-view");
     bin.is_file()
-        .then_some(bin)
+        .then_some(Ok(bin))
         .ok_or_else(|| format!("build.sh did not produce {}", out.display()))
 }
 
@@ -267,7 +334,7 @@ fn tools_dir() -> PathBuf {
         .join("reimage-tools")
 }
 
-/// Runs `k8s-yaml-view` on `yaml`. Call [`k8s_viewer`] first to skip when it is unavailable;
+/// Runs `k8s-yaml-view` on `yaml`. Call [`k8s_viewer`] first to skip when it is missing;
 /// this panics if it is.
 pub fn k8s_view(yaml: &[u8]) -> K8sView {
     let viewer = k8s_viewer().expect("k8s-yaml-view is unavailable");

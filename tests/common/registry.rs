@@ -1,12 +1,12 @@
 //! Real registries for the digest and copy-list tests: Debian's `docker-registry`
-//! (distribution v2, installed by `scripts/setup.sh`; a test skips without it, or fails with
-//! `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with htpasswd Basic
-//! auth, or with token auth backed by [`TokenService`], a small token issuer whose RS256 JWTs
-//! are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or drops the digest
-//! header, a [`LatencyProxy`] that holds every request for a while and counts how many are
-//! under way at once, helpers that push images over the registry HTTP API and fetch their
-//! manifests back, and [`reimage`]
-//! with [`workload`] to run the binary against them (shared by `tests/registry.rs` and
+//! (distribution v2, installed by `scripts/setup.sh`; a test is reported as ignored without
+//! it, or fails with `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with
+//! htpasswd Basic auth, or with token auth backed by [`TokenService`], a small token issuer
+//! whose RS256 JWTs are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or
+//! drops the digest header, a [`LatencyProxy`] that holds every request for a while and counts
+//! how many are under way at once, helpers that push images over the registry HTTP API and
+//! fetch their manifests back, and [`reimage`] with [`workload`] to run the binary against
+//! them (shared by `tests/suite/registry.rs`, `tests/suite/copy_lists.rs` and
 //! `benches/resolve.rs`).
 //!
 //! Every process started here is owned by a guard that kills it by PID when dropped, also
@@ -17,13 +17,15 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+
+use super::Ran;
 
 /// The service name the token registry expects in tokens.
 pub const SERVICE: &str = "reimage-test";
@@ -39,60 +41,24 @@ const TOOLS: [(&str, &str); 4] = [
     ("strace", "strace"),
 ];
 
-/// True when every tool is there (`scripts/setup.sh` and `.ci/run` install them; tests never do).
-/// Outside CI a machine that cannot install them skips (prints "skipped: …" and gives
-/// false); with `CI=true` the test fails.
+/// The registry tools, or which are missing and how to install them (`scripts/setup.sh` and
+/// `.ci/run` install them; tests never do).
+pub fn registry_tools() -> Ran {
+    super::need_tools("the registry tests", &TOOLS)
+}
+
+/// True when every registry tool is there (for `benches/resolve.rs`, which says so itself).
 pub fn tools_available() -> bool {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    match READY.get_or_init(check_tools) {
-        Ok(()) => true,
-        Err(why) if super::in_ci() => panic!("{why} (CI=true: the registry tests must run)"),
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            false
-        }
-    }
+    registry_tools().is_ok()
 }
 
 /// The copy tool of the copy-list tests, besides [`TOOLS`].
 const COPY_TOOLS: [(&str, &str); 1] = [("skopeo", "skopeo")];
 
-/// [`tools_available`], and `skopeo` too: for the tests that copy between registries.
-pub fn copy_tools_available() -> bool {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    tools_available()
-        && match READY.get_or_init(|| missing_packages(&COPY_TOOLS)) {
-            Ok(()) => true,
-            Err(why) if super::in_ci() => panic!("{why} (CI=true: the copy tests must run)"),
-            Err(why) => {
-                eprintln!("skipped: {why}");
-                false
-            }
-        }
-}
-
-fn check_tools() -> Result<(), String> {
-    missing_packages(&TOOLS)
-}
-
-fn missing_packages(tools: &[(&str, &str)]) -> Result<(), String> {
-    let missing: Vec<&str> = tools
-        .iter()
-        .filter(|(tool, _)| !on_path(tool))
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "missing packages {missing:?}; run scripts/setup.sh (as root) to install them"
-        ))
-    }
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+/// [`registry_tools`], and `skopeo` too: for the tests that copy between registries.
+pub fn copy_tools() -> Ran {
+    registry_tools()?;
+    super::need_tools("the copy-list tests", &COPY_TOOLS)
 }
 
 pub fn is_root() -> bool {

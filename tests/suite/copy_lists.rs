@@ -4,7 +4,8 @@
 //! final tag must be what the lock pins and what the source serves under the final tag — also
 //! when an override changed the tag, so the old tag's content under the new tag fails.
 //!
-//! With `CI=true` nothing here skips: without `skopeo` or `docker-registry` the test fails.
+//! Without `skopeo` or the registry tools (`bash scripts/setup.sh` installs them) these tests are
+//! reported as ignored; with `CI=true` they fail instead.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,9 +19,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use common::registry::{
-    copy_tools_available, fetch_manifest, reimage, sha256, workload, Auth, Pusher, Registry,
-    Scratch, CLEARED,
+    copy_tools, fetch_manifest, reimage, sha256, workload, Auth, Pusher, Registry, Scratch, CLEARED,
 };
+use common::Ran;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
     tests![
@@ -181,10 +182,8 @@ fn copy_pairs(dir: &Scratch, pairs: &str) {
     }
 }
 
-fn mirror_pairs_copy_what_the_install_pulls() {
-    if !copy_tools_available() {
-        return;
-    }
+fn mirror_pairs_copy_what_the_install_pulls() -> Ran {
+    copy_tools()?;
     let source = Source::start();
     let mirror = Registry::start(Auth::Open);
     let (s, m) = (&source.registry.host, &mirror.host);
@@ -243,12 +242,11 @@ fn mirror_pairs_copy_what_the_install_pulls() {
             "{stderr}"
         );
     }
+    Ok(())
 }
 
-fn skopeo_sync_file_copies_what_the_install_pulls() {
-    if !copy_tools_available() {
-        return;
-    }
+fn skopeo_sync_file_copies_what_the_install_pulls() -> Ran {
+    copy_tools()?;
     let source = Source::start();
     let mirror = Registry::start(Auth::Open);
     let (s, m) = (&source.registry.host, &mirror.host);
@@ -289,4 +287,5 @@ fn skopeo_sync_file_copies_what_the_install_pulls() {
         &input,
         &[("synced/app:2", "app:2"), ("synced/multi:3", "multi:3")],
     );
+    Ok(())
 }

@@ -32,8 +32,9 @@
 //! - `REIMAGE_BIN=target/release/reimage`: test that binary instead of the debug build.
 //!
 //! Every failure is reported with its seed and its stream (escaped, so invisible characters
-//! show), the first few also shrunk to fewer lines. Without the viewer these tests print
-//! "skipped: …" and pass, except with `CI=true`, where they fail.
+//! show), the first few also shrunk to fewer lines. Without the viewer these tests are
+//! reported as ignored, and fail with `CI=true`; the random batch and the replay are ignored
+//! unless their variables are set.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,7 +42,7 @@
     clippy::indexing_slicing
 )]
 
-use crate::common;
+use crate::common::{self, Ran, Skip};
 mod grammar;
 mod oracle;
 
@@ -272,10 +273,8 @@ fn fail_on(batch: &Batch, header: &str) {
     );
 }
 
-fn fixed_seed_batch() {
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+fn fixed_seed_batch() -> Ran {
+    common::k8s_viewer()?;
     let started = Instant::now();
     let batch = run_batch(FIXED_SEED, Some(FIXED_STREAMS), None);
     if crate::harness::nocapture() {
@@ -300,15 +299,16 @@ fn fixed_seed_batch() {
         missing.is_empty(),
         "the fixed batch never generated: {missing:?}"
     );
+    Ok(())
 }
 
-fn random_batch() {
+fn random_batch() -> Ran {
     let Ok(seconds) = std::env::var("REIMAGE_DIFFERENTIAL_SECONDS") else {
-        return;
+        return Err(Skip::NotAsked(
+            "runs with REIMAGE_DIFFERENTIAL_SECONDS=N, for N seconds".into(),
+        ));
     };
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+    common::k8s_viewer()?;
     let seconds: u64 = seconds
         .trim()
         .parse()
@@ -322,17 +322,18 @@ fn random_batch() {
     let batch = run_batch(base, None, Some(deadline));
     eprintln!("differential, base seed {base:#x}: {}", batch.summary());
     fail_on(&batch, &format!("random batch, base seed {base:#x}"));
+    Ok(())
 }
 
-fn replay() {
+fn replay() -> Ran {
     let file = std::env::var_os("REIMAGE_DIFFERENTIAL_FILE");
     let seed = std::env::var("REIMAGE_DIFFERENTIAL_SEED");
     if file.is_none() && seed.is_err() {
-        return;
+        return Err(Skip::NotAsked(
+            "runs with REIMAGE_DIFFERENTIAL_SEED=0x… or REIMAGE_DIFFERENTIAL_FILE=path".into(),
+        ));
     }
-    if common::k8s_viewer().is_none() {
-        return;
-    }
+    common::k8s_viewer()?;
     let (what, text) = match (file, seed) {
         (Some(path), _) => (
             format!("{}", std::path::Path::new(&path).display()),
@@ -373,6 +374,7 @@ fn replay() {
             );
         }
     }
+    Ok(())
 }
 
 fn the_grammar_is_deterministic_and_leaves_out_known_gaps() {

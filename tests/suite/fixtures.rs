@@ -2,8 +2,9 @@
 //! their independent ground truth (`*.images.txt`) and against the Kubernetes reading of the
 //! stream (`k8s-yaml-view`).
 //!
-//! Every check runs over every fixture and reports all failures together.
-//! Without the shared folder these tests print "skipped: …" and pass, except with `CI=true`.
+//! Every check runs over every fixture and reports all failures together. Without the shared
+//! folder (`REIMAGE_FIXTURES`, or `fixtures/real` under `REIMAGE_SHARED`, `../shared` by
+//! default) these tests are reported as ignored, and fail with `CI=true`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +16,7 @@ use crate::common;
 
 use std::collections::BTreeSet;
 
-use common::{reference, view, Fixture, ImageRow, ObjectId};
+use common::{reference, view, Fixture, ImageRow, ObjectId, Ran};
 use serde_json::Value;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
@@ -37,8 +38,8 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
 const MIRROR: &str = "mirror.example.com/all";
 
 /// Runs `check` on every fixture; fails listing every problem of every fixture.
-fn over_fixtures(check: impl Fn(&Fixture) -> Vec<String>) {
-    let fixtures = common::fixtures();
+fn over_fixtures(check: impl Fn(&Fixture) -> Vec<String>) -> Ran {
+    let fixtures = common::fixtures()?;
     let mut failures = Vec::new();
     for fixture in &fixtures {
         for problem in check(fixture) {
@@ -52,6 +53,7 @@ fn over_fixtures(check: impl Fn(&Fixture) -> Vec<String>) {
         fixtures.len(),
         failures.join("\n")
     );
+    Ok(())
 }
 
 /// Stdout of a successful run, or what went wrong.
@@ -81,7 +83,7 @@ fn rules_file(name: &str, text: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn with_empty_rules_the_output_is_the_input() {
+fn with_empty_rules_the_output_is_the_input() -> Ran {
     let rules = rules_file("empty.yaml", "version: 1\n");
     over_fixtures(
         |fixture| match stdout_of(&["--rules", &rules], &fixture.yaml) {
@@ -92,18 +94,18 @@ fn with_empty_rules_the_output_is_the_input() {
             )],
             Err(e) => vec![e],
         },
-    );
+    )
 }
 
 // The checks below need the core (locate, rules, apply) to work: with a stub binary they fail,
 // as expected.
 
-fn mirror_reports_every_standard_image_rewritten() {
+fn mirror_reports_every_standard_image_rewritten() -> Ran {
     over_fixtures(|fixture| {
         let mut problems = check_images_json(fixture).unwrap_or_else(|e| vec![e]);
         problems.extend(check_images_source(fixture).unwrap_or_else(|e| vec![e]));
         problems
-    });
+    })
 }
 
 /// `images --format json`: every ground-truth image is there, rewritten under the mirror
@@ -168,7 +170,7 @@ fn check_images_source(fixture: &Fixture) -> Result<Vec<String>, String> {
 }
 
 /// Determinism: two runs on the same input give the same bytes (no hash-order leaks).
-fn mirror_output_is_a_fixed_point() {
+fn mirror_output_is_a_fixed_point() -> Ran {
     // A second run over the output changes nothing, and the same input always gives the same bytes.
     over_fixtures(|fixture| {
         let (first, again, second) = match (mirror(&fixture.yaml), mirror(&fixture.yaml)) {
@@ -192,13 +194,12 @@ fn mirror_output_is_a_fixed_point() {
             ));
         }
         problems
-    });
+    })
 }
 
-fn mirror_changes_nothing_kubernetes_sees_but_the_images() {
-    if common::fixtures_dir().is_none() || common::k8s_viewer().is_none() {
-        return;
-    }
+fn mirror_changes_nothing_kubernetes_sees_but_the_images() -> Ran {
+    common::fixtures_dir()?;
+    common::k8s_viewer()?;
     over_fixtures(|fixture| match mirror(&fixture.yaml) {
         Ok(out) => view::compare(
             fixture,
@@ -206,7 +207,7 @@ fn mirror_changes_nothing_kubernetes_sees_but_the_images() {
             &common::k8s_view(&out),
         ),
         Err(e) => vec![e],
-    });
+    })
 }
 
 fn reference_reading_used_by_these_checks() {
@@ -307,7 +308,7 @@ fn object_of(occurrence: &Value) -> ObjectId {
     }
 }
 
-fn every_image_bearing_string_is_found() {
+fn every_image_bearing_string_is_found() -> Ran {
     over_fixtures(|fixture| {
         let args = ["images", "--registry", MIRROR, "--format", "json"];
         let found = match occurrences(&args, &fixture.yaml) {
@@ -338,10 +339,10 @@ fn every_image_bearing_string_is_found() {
                 }
             })
             .collect()
-    });
+    })
 }
 
-fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
+fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() -> Ran {
     let dir = std::env::temp_dir().join(format!("reimage-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rules = dir.join("rules.yaml");
@@ -402,14 +403,14 @@ fn with_a_mirror_the_policy_reports_only_what_was_not_rewritten() {
             ));
         }
         problems
-    });
+    })
 }
 
 /// With a catch-all mirror and a policy that allows only the mirror, every fixture renders:
 /// no image reference reimage finds, in a field or a string, is left on a public registry
 /// (the policy checks reported strings too). And no reference of the ground truth, as the
 /// fixture writes it, is left in the output outside the mirror's paths.
-fn with_a_mirror_no_image_is_left_on_a_public_registry() {
+fn with_a_mirror_no_image_is_left_on_a_public_registry() -> Ran {
     let text = format!(
         "version: 1\nregistries: [{{from: \"*\", to: {MIRROR}}}]\npolicy: {{allowedRegistries: [{MIRROR}]}}\n"
     );
@@ -441,10 +442,10 @@ fn with_a_mirror_no_image_is_left_on_a_public_registry() {
             })
             .map(|image| format!("`{image}` is still in the output, outside the mirror"))
             .collect()
-    });
+    })
 }
 
-fn nothing_that_only_names_things_is_taken_for_an_image() {
+fn nothing_that_only_names_things_is_taken_for_an_image() -> Ran {
     over_fixtures(|fixture| {
         let found = match occurrences(
             &["images", "--registry", MIRROR, "--format", "json"],
@@ -464,5 +465,5 @@ fn nothing_that_only_names_things_is_taken_for_an_image() {
             })
             .map(|o| format!("false positive: {} {}", object_of(o), o["path"]))
             .collect()
-    });
+    })
 }

@@ -1,8 +1,10 @@
 //! The harness's own pieces: [`tests!`] makes a module's test functions libtest-mimic trials
-//! named `module::function`, [`Conclusion`] says how what a test returns is reported, and
-//! [`checked`] refuses two tests of one name.
+//! named `module::function`, [`Conclusion`] says how what a test returns is reported (passed,
+//! failed, or ignored with a reason), and [`checked`] refuses two tests of one name.
 
 use libtest_mimic::{Completion, Failed, Trial};
+
+use crate::common::{self, Ran, Skip};
 
 /// `tests![a, b]`: the functions `a` and `b` of the calling module as trials named
 /// `module::a` and `module::b`.
@@ -21,6 +23,21 @@ pub trait Conclusion {
 impl Conclusion for () {
     fn conclude(self) -> Result<Completion, Failed> {
         Ok(Completion::Completed)
+    }
+}
+
+/// A test that needs what this machine lacks is ignored with the reason, except with `CI=true`,
+/// where missing material fails it; a mode that was not asked for is ignored everywhere.
+impl Conclusion for Ran {
+    fn conclude(self) -> Result<Completion, Failed> {
+        match self {
+            Ok(()) => Ok(Completion::Completed),
+            Err(Skip::Missing(why)) if common::in_ci() => Err(format!(
+                "{why}\n(CI=true: missing material fails the run instead of ignoring the test)"
+            )
+            .into()),
+            Err(Skip::Missing(why) | Skip::NotAsked(why)) => Ok(Completion::ignored_with(why)),
+        }
     }
 }
 

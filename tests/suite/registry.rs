@@ -6,7 +6,9 @@
 //! lookups under way at once (exactly that many, each image asked once) — and proof that a
 //! render without `--resolve` opens no socket.
 //!
-//! With `CI=true` nothing here skips: missing packages are installed, or the test fails.
+//! Without the registry tools (`bash scripts/setup.sh` installs them) these tests are reported
+//! as ignored, with what to install; with `CI=true` they fail instead. Tests never install
+//! anything.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,9 +25,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, free_port, is_root, reimage, sha256, tools_available, workload, Auth, LatencyProxy,
+    basic, free_port, is_root, registry_tools, reimage, sha256, workload, Auth, LatencyProxy,
     ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
+use common::{Ran, Skip};
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
     tests![
@@ -72,10 +75,8 @@ fn hidden_files(dir: &Scratch) -> Vec<String> {
         .collect()
 }
 
-fn anonymous_lock_and_resolve_pin_single_and_multi_arch_images() {
-    if !tools_available() {
-        return;
-    }
+fn anonymous_lock_and_resolve_pin_single_and_multi_arch_images() -> Ran {
+    registry_tools()?;
     let registry = Registry::start(Auth::Open);
     let push = Pusher::new(registry.base(), Box::new(|_| None));
     let single = push.single_arch("team/app", "1.0");
@@ -127,12 +128,11 @@ fn anonymous_lock_and_resolve_pin_single_and_multi_arch_images() {
     let by_rules = run(reimage(&dir), &["--rules", "rules.yaml"], &input);
     assert_ok(&by_rules);
     assert_eq!(stdout(&by_rules), rendered);
+    Ok(())
 }
 
-fn lock_update_is_idempotent_and_a_failed_run_writes_nothing() {
-    if !tools_available() {
-        return;
-    }
+fn lock_update_is_idempotent_and_a_failed_run_writes_nothing() -> Ran {
+    registry_tools()?;
     let registry = Registry::start(Auth::Open);
     let push = Pusher::new(registry.base(), Box::new(|_| None));
     let digest = push.single_arch("app", "1.0");
@@ -184,12 +184,11 @@ fn lock_update_is_idempotent_and_a_failed_run_writes_nothing() {
         read(&dir.path("l.yaml")),
         format!("version: 1\nimages:\n  {app}: {digest}\n")
     );
+    Ok(())
 }
 
-fn basic_auth_comes_from_the_docker_config() {
-    if !tools_available() {
-        return;
-    }
+fn basic_auth_comes_from_the_docker_config() -> Ran {
+    registry_tools()?;
     let (user, password) = ("alice", "s3cret-pw-71");
     let registry = Registry::start(Auth::Basic { user, password });
     let push = Pusher::new(
@@ -245,6 +244,7 @@ fn basic_auth_comes_from_the_docker_config() {
     assert_ok(&inline);
     assert!(stdout(&inline).contains(&format!("{h}/private/app:1@{digest}")));
     assert_no_secret(&inline, password);
+    Ok(())
 }
 
 fn base64_of(text: &str) -> String {
@@ -285,10 +285,8 @@ fn credential_helper(dir: &Scratch, host: &str, user: &str, secret: &str) -> Str
     format!("{}:{path}", dir.path("bin").display())
 }
 
-fn bearer_token_flow_with_a_credential_helper() {
-    if !tools_available() {
-        return;
-    }
+fn bearer_token_flow_with_a_credential_helper() -> Ran {
+    registry_tools()?;
     let tokens = TokenService::start(Some("bob:tok-pass-9"));
     let registry = Registry::start(Auth::Token(&tokens));
     let push = Pusher::new(
@@ -342,12 +340,11 @@ fn bearer_token_flow_with_a_credential_helper() {
     let inline = run(with_helper(), &["--resolve"], &input);
     assert_ok(&inline);
     assert!(stdout(&inline).contains(&format!("{h}/secure/multi:3.1@{index}")));
+    Ok(())
 }
 
-fn missing_tags_and_unreachable_registries_fail_with_every_image_listed() {
-    if !tools_available() {
-        return;
-    }
+fn missing_tags_and_unreachable_registries_fail_with_every_image_listed() -> Ran {
+    registry_tools()?;
     let registry = Registry::start(Auth::Open);
     Pusher::new(registry.base(), Box::new(|_| None)).single_arch("app", "1.0");
     let silent = TcpListener::bind("127.0.0.1:0").unwrap(); // accepts nothing, answers nothing
@@ -389,12 +386,11 @@ fn missing_tags_and_unreachable_registries_fail_with_every_image_listed() {
     assert!(inline.stdout.is_empty());
     assert!(stderr(&inline).contains("nothing was rendered"));
     drop(silent);
+    Ok(())
 }
 
-fn retries_after_429_and_hashes_the_body_without_a_digest_header() {
-    if !tools_available() {
-        return;
-    }
+fn retries_after_429_and_hashes_the_body_without_a_digest_header() -> Ran {
+    registry_tools()?;
     let registry = Registry::start(Auth::Open);
     let push = Pusher::new(registry.base(), Box::new(|_| None));
     let single = push.single_arch("app", "1.0");
@@ -432,16 +428,15 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() {
         .map(|(m, _)| m.clone())
         .collect();
     assert_eq!(methods, ["HEAD", "GET"]);
+    Ok(())
 }
 
 /// `--parallel 4` keeps exactly four lookups under way, never more, and asks each image once
 /// with one HEAD, for `lock` and for `--resolve` alike. The proxy holds every request 50 ms so
 /// that lookups overlap and it sees them at once. Counts only: what the overlap is worth in
 /// wall time is measured, with a comparison, by `benches/resolve.rs`.
-fn resolve_asks_parallel_requests_at_once() {
-    if !tools_available() {
-        return;
-    }
+fn resolve_asks_parallel_requests_at_once() -> Ran {
+    registry_tools()?;
     let registry = Registry::start(Auth::Open);
     let push = Pusher::new(registry.base(), Box::new(|_| None));
     let count = 12;
@@ -482,12 +477,11 @@ fn resolve_asks_parallel_requests_at_once() {
         let pinned = format!("image: {image}@{digest}\n");
         assert_eq!(rendered.matches(&pinned).count(), 2, "{rendered}");
     }
+    Ok(())
 }
 
-fn source_resolves_at_the_original_registry_and_keys_the_mirror() {
-    if !tools_available() {
-        return;
-    }
+fn source_resolves_at_the_original_registry_and_keys_the_mirror() -> Ran {
+    registry_tools()?;
     let source = Registry::start(Auth::Open);
     let mirror = Registry::start(Auth::Open);
     let digest = Pusher::new(source.base(), Box::new(|_| None)).single_arch("app", "1.0");
@@ -524,6 +518,7 @@ fn source_resolves_at_the_original_registry_and_keys_the_mirror() {
     let rendered = run(reimage(&dir), &["--rules", "rules.yaml"], &input);
     assert_ok(&rendered);
     assert!(stdout(&rendered).contains(&format!("image: {key}@{digest}\n")));
+    Ok(())
 }
 
 /// A rules file mapping everything to a mirror on a closed port and a lock file that pins one
@@ -591,10 +586,8 @@ impl Offline {
 /// sees every `socket` and `connect` system call of the process and of all its threads, the
 /// trace of a render (and of `images`) has none, while the same command with `--resolve` —
 /// the positive control, on input that needs a digest — shows the connection attempt.
-fn a_render_without_resolve_makes_no_socket_call() {
-    if !tools_available() {
-        return;
-    }
+fn a_render_without_resolve_makes_no_socket_call() -> Ran {
+    registry_tools()?;
     let offline = Offline::new("strace");
     for (args, trace) in [
         (&[][..], "render.trace"),
@@ -618,17 +611,15 @@ fn a_render_without_resolve_makes_no_socket_call() {
         calls.contains(&format!("htons({port})")),
         "the control saw no connect:\n{calls}"
     );
+    Ok(())
 }
 
 /// And in a network namespace with no network at all (`unshare --net`), a render gives the
 /// same bytes as outside it, while `--resolve` fails to reach the registry.
-fn a_render_without_resolve_needs_no_network() {
-    if !tools_available() {
-        return;
-    }
-    if !is_root() && !common::in_ci() {
-        eprintln!("skipped: unshare --net needs root");
-        return;
+fn a_render_without_resolve_needs_no_network() -> Ran {
+    registry_tools()?;
+    if !is_root() {
+        return Err(Skip::Missing("`unshare --net` needs root".into()));
     }
     let offline = Offline::new("unshare");
     let outside = offline.run(&["env"], &[]);
@@ -641,4 +632,5 @@ fn a_render_without_resolve_needs_no_network() {
     assert_eq!(failing.status.code(), Some(1));
     let message = stderr(&failing);
     assert!(message.contains("cannot reach the registry"), "{message}");
+    Ok(())
 }
