@@ -8,9 +8,10 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use crate::common;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
     tests![
@@ -23,25 +24,13 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
 }
 
 fn run(args: &[&str], env: &[(&str, &Path)], input: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_reimage"));
-    command
-        .args(args)
-        .env_remove("REIMAGE_RULES")
-        .env_remove("REIMAGE_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = common::reimage();
+    command.args(args);
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    // A run refused on its command line exits before it reads its input: not an error here.
+    common::output_with_stdin(command, input.as_bytes())
 }
 
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n";
