@@ -3,11 +3,12 @@
 //! it, or fails with `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with
 //! htpasswd Basic auth, or with token auth backed by [`TokenService`], a small token issuer
 //! whose RS256 JWTs are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or
-//! drops the digest header, a [`LatencyProxy`] that holds every request for a while and counts
-//! how many are under way at once, helpers that push images over the registry HTTP API and
-//! fetch their manifests back, and [`reimage`] with [`workload`] to run the binary against
-//! them (shared by `tests/suite/registry.rs`, `tests/suite/copy_lists.rs` and
-//! `benches/resolve.rs`).
+//! drops the digest header, a [`BarrierProxy`] that holds requests until a given number are
+//! under way at once (so the tests count parallel lookups at a barrier, not within a delay), a
+//! [`LatencyProxy`] that holds every request for a while (a far registry, for the benchmark),
+//! helpers that push images over the registry HTTP API and fetch their manifests back, and
+//! [`reimage`] with [`workload`] to run the binary against them (shared by
+//! `tests/suite/registry.rs`, `tests/suite/copy_lists.rs` and `benches/resolve.rs`).
 //!
 //! Every process started here is owned by a guard that kills it by PID when dropped, also
 //! when a test panics.
@@ -17,7 +18,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -628,6 +629,145 @@ impl Traffic {
         // it has this answer, so the count never runs ahead of the client.
         self.under_way.fetch_sub(1, Ordering::SeqCst);
         let _ = client.write_all(&answer);
+    }
+}
+
+// ---------------------------------------------------------------- the barrier proxy
+
+/// A registry stand-in that holds every request at a barrier until `width` requests are held
+/// at once, then lets that group through together, and counts what it saw: how many requests
+/// were under way at once (read and not yet answered), and every group that did not fill.
+///
+/// A client that keeps `width` lookups under way fills every group, whatever the machine's
+/// speed. One that keeps fewer leaves a group waiting: after `patience` the proxy lets it
+/// through and records it. One that sends more has more under way than `width` while a group
+/// is held or forwarded. Each connection has its own thread and is closed after one answer.
+pub struct BarrierProxy {
+    pub host: String,
+    pub seen: Arc<Barrier>,
+    _server: Server,
+}
+
+/// The barrier of a [`BarrierProxy`] and what it has seen.
+pub struct Barrier {
+    width: usize,
+    patience: Duration,
+    state: Mutex<BarrierState>,
+    released: Condvar,
+}
+
+#[derive(Default)]
+struct BarrierState {
+    /// Method and path of every request, in the order they arrived.
+    requests: Vec<String>,
+    /// Read and not answered yet, now and at most.
+    under_way: usize,
+    most_at_once: usize,
+    /// Held at the barrier now.
+    held: usize,
+    /// Groups let through so far; a request waits until this passes its own.
+    groups: usize,
+    /// A line for each group let through before it was full.
+    short_groups: Vec<String>,
+}
+
+/// What a [`BarrierProxy`] saw, taken when the client is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarrierCounts {
+    /// Method and path of every request, sorted.
+    pub requests: Vec<String>,
+    /// The most requests under way at once.
+    pub most_at_once: usize,
+    /// Groups let through, full or not.
+    pub groups: usize,
+    /// One line for each group let through after `patience` with fewer than `width`.
+    pub short_groups: Vec<String>,
+}
+
+impl BarrierProxy {
+    /// Forwards to `upstream` in groups of `width`, waiting at most `patience` for a group.
+    pub fn start(upstream: &str, width: usize, patience: Duration) -> BarrierProxy {
+        let seen = Arc::new(Barrier {
+            width,
+            patience,
+            state: Mutex::default(),
+            released: Condvar::new(),
+        });
+        let (seen2, upstream) = (seen.clone(), upstream.to_string());
+        // Answers still under way when the proxy is dropped finish on their own threads.
+        let server = Server::start(move |client| {
+            let (seen, upstream) = (seen2.clone(), upstream.clone());
+            std::thread::spawn(move || seen.answer(client, &upstream));
+        });
+        BarrierProxy {
+            host: server.host(),
+            seen,
+            _server: server,
+        }
+    }
+}
+
+impl Barrier {
+    /// What was seen since the last call, which forgets it (between two runs of a client).
+    pub fn take(&self) -> BarrierCounts {
+        let mut state = self.state.lock().unwrap();
+        assert_eq!(state.under_way, 0, "take() while requests are under way");
+        let state = std::mem::take(&mut *state);
+        let mut requests = state.requests;
+        requests.sort();
+        BarrierCounts {
+            requests,
+            most_at_once: state.most_at_once,
+            groups: state.groups,
+            short_groups: state.short_groups,
+        }
+    }
+
+    /// One connection: its request read, held at the barrier, forwarded, answered.
+    fn answer(&self, mut client: TcpStream, upstream: &str) {
+        let head = read_head(&mut client);
+        if head.is_empty() {
+            return;
+        }
+        self.hold(&head);
+        let answer = forward(upstream, &head);
+        // Counted out before the answer leaves: a client sends its next request only after
+        // it has this answer, so the count never runs ahead of the client.
+        self.state.lock().unwrap().under_way -= 1;
+        let _ = client.write_all(&answer);
+    }
+
+    /// Counts the request in and returns when its group is let through: at once when it is
+    /// the request that fills the group, else when another fills it or `patience` runs out.
+    fn hold(&self, head: &str) {
+        let mut state = self.state.lock().unwrap();
+        let line: Vec<&str> = head.split_whitespace().take(2).collect();
+        state.requests.push(line.join(" "));
+        state.under_way += 1;
+        state.most_at_once = state.most_at_once.max(state.under_way);
+        state.held += 1;
+        if state.held == self.width {
+            return self.let_through(&mut state);
+        }
+        let group = state.groups;
+        let (mut state, waited) = self
+            .released
+            .wait_timeout_while(state, self.patience, |s| s.groups == group)
+            .unwrap();
+        if waited.timed_out() {
+            let line = format!(
+                "{} request(s) waited {:?} for {} under way at once",
+                state.held, self.patience, self.width
+            );
+            state.short_groups.push(line);
+            self.let_through(&mut state);
+        }
+    }
+
+    fn let_through(&self, state: &mut BarrierState) {
+        state.held = 0;
+        state.groups += 1;
+        self.released.notify_all();
     }
 }
 

@@ -8,8 +8,9 @@
     clippy::indexing_slicing
 )]
 
+use std::io::Write;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use crate::common;
 
@@ -179,6 +180,10 @@ fn an_unwritable_log_is_an_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Six runs share one log. They are held at one point, each with its whole input written
+/// and its standard input still open (so it is running, waiting for the end of its input),
+/// until all six are there; then every input is closed at once, and the six render and
+/// append together.
 fn concurrent_runs_never_interleave_their_lines() {
     let dir = std::env::temp_dir().join(format!("reimage-log-many-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -189,22 +194,37 @@ fn concurrent_runs_never_interleave_their_lines() {
         .map(|i| POD.replace("busybox:1.36", &format!("busybox:1.{i}")))
         .collect::<Vec<_>>()
         .join("---\n");
-    let runs: Vec<_> = (0..6)
+    let mut children: Vec<Child> = (0..6)
         .map(|run_no| {
-            let (log, pods) = (log.clone(), pods.clone());
-            std::thread::spawn(move || {
-                let prefix = format!("m{run_no}.example.com/all");
-                let out = run(
-                    &["--registry", &prefix, "--log", log.to_str().unwrap()],
-                    &[],
-                    &pods,
-                );
-                assert!(out.status.success());
-            })
+            let prefix = format!("m{run_no}.example.com/all");
+            Command::new(env!("CARGO_BIN_EXE_reimage"))
+                .args(["--registry", &prefix, "--log", log.to_str().unwrap()])
+                .env_remove("REIMAGE_RULES")
+                .env_remove("REIMAGE_LOG")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
-    for handle in runs {
-        handle.join().unwrap();
+    let mut inputs: Vec<ChildStdin> = children
+        .iter_mut()
+        .map(|child| child.stdin.take().unwrap())
+        .collect();
+    for input in &mut inputs {
+        input.write_all(pods.as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+    // The barrier: every run has its input and none has its end, so all six are running.
+    let mut running = 0;
+    for child in &mut children {
+        running += usize::from(child.try_wait().unwrap().is_none());
+    }
+    assert_eq!(running, 6, "runs that ended before their input did");
+    drop(inputs);
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
     }
     let text = std::fs::read_to_string(&log).unwrap();
     let owners: Vec<&str> = text

@@ -3,8 +3,8 @@
 //! from a Docker config, the Bearer token flow with a credential helper, a missing tag, an
 //! unreachable registry, 429 then success, the index digest of a multi-arch image, the GET
 //! fallback without a digest header, `--source`, `lock --update` idempotence, `--parallel`
-//! lookups under way at once (exactly that many, each image asked once) — and proof that a
-//! render without `--resolve` opens no socket.
+//! lookups under way at once (exactly that many, counted at a barrier, each image asked once)
+//! — and proof that a render without `--resolve` opens no socket.
 //!
 //! Without the registry tools (`bash scripts/setup.sh` installs them) these tests are reported
 //! as ignored, with what to install; with `CI=true` they fail instead. Tests never install
@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, free_port, is_root, registry_tools, reimage, sha256, workload, Auth, LatencyProxy,
+    basic, free_port, is_root, registry_tools, reimage, sha256, workload, Auth, BarrierProxy,
     ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
 use common::{Ran, Skip};
@@ -314,7 +314,7 @@ fn bearer_token_flow_with_a_credential_helper() -> Ran {
         "{}",
         stderr(&anonymous)
     );
-    let refused_before = tokens.refused.load(std::sync::atomic::Ordering::SeqCst);
+    let refused_before = tokens.refused.load(Ordering::SeqCst);
     assert!(refused_before >= 2, "one token request per repository");
 
     // credHelpers names a helper; the helper gives bob's login.
@@ -334,7 +334,7 @@ fn bearer_token_flow_with_a_credential_helper() -> Ran {
         )
     );
     assert_eq!(index, sha256(&index_bytes));
-    assert!(tokens.issued.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(tokens.issued.load(Ordering::SeqCst) >= 2);
     assert_no_secret(&locked, "tok-pass-9");
 
     let inline = run(with_helper(), &["--resolve"], &input);
@@ -432,20 +432,23 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() -> Ran {
 }
 
 /// `--parallel 4` keeps exactly four lookups under way, never more, and asks each image once
-/// with one HEAD, for `lock` and for `--resolve` alike. The proxy holds every request 50 ms so
-/// that lookups overlap and it sees them at once. Counts only: what the overlap is worth in
-/// wall time is measured, with a comparison, by `benches/resolve.rs`.
+/// with one HEAD, for `lock` and for `--resolve` alike. The proxy holds requests at a barrier
+/// until four are held at once and then lets the four through together, so twelve images
+/// make three full groups whatever the machine's speed; a client with fewer under way leaves
+/// a group waiting, which the proxy gives up on after [`PATIENCE`] and reports, and one with
+/// more shows more under way at once. Counts only: what the overlap is worth in wall time is
+/// measured, with a comparison, by `benches/resolve.rs`.
 fn resolve_asks_parallel_requests_at_once() -> Ran {
     registry_tools()?;
     let registry = Registry::start(Auth::Open);
     let push = Pusher::new(registry.base(), Box::new(|_| None));
-    let count = 12;
+    let (count, parallel) = (12, 4);
     let digests: Vec<String> = (0..count)
         .map(|i| push.single_arch(&format!("app{i}"), &format!("{i}.0")))
         .collect();
-    let slow = LatencyProxy::start(&registry.host, Duration::from_millis(50));
+    let gate = BarrierProxy::start(&registry.host, parallel, PATIENCE);
     let images: Vec<String> = (0..count)
-        .map(|i| format!("{}/app{i}:{i}.0", slow.host))
+        .map(|i| format!("{}/app{i}:{i}.0", gate.host))
         .collect();
     // Every image twice: still asked once.
     let twice: Vec<&str> = images.iter().chain(&images).map(String::as_str).collect();
@@ -456,21 +459,28 @@ fn resolve_asks_parallel_requests_at_once() -> Ran {
     heads.sort();
     let dir = Scratch::new("parallel");
     // One run through the proxy: what it saw is checked, the output given.
-    let through_proxy = |args: &[&str]| {
-        slow.traffic.clear();
+    let through_gate = |args: &[&str]| {
         let out = run(reimage(&dir), args, &input);
+        let seen = gate.seen.take();
+        assert_eq!(
+            seen.short_groups,
+            Vec::<String>::new(),
+            "{args:?}: fewer than {parallel} lookups under way at once"
+        );
         assert_ok(&out);
-        let mut requests = slow.traffic.requests.lock().unwrap().clone();
-        requests.sort();
-        assert_eq!(requests, heads, "{args:?}: one HEAD per image");
-        let most = slow.traffic.most_at_once.load(Ordering::SeqCst);
-        assert_eq!(most, 4, "{args:?}: lookups under way at once");
+        assert_eq!(seen.requests, heads, "{args:?}: one HEAD per image");
+        assert_eq!(
+            seen.most_at_once, parallel,
+            "{args:?}: lookups under way at once"
+        );
+        assert_eq!(seen.groups, count / parallel, "{args:?}: full groups");
         out
     };
 
-    through_proxy(&["lock", "-o", "l.yaml", "--parallel", "4"]);
+    let parallel_arg = parallel.to_string();
+    through_gate(&["lock", "-o", "l.yaml", "--parallel", &parallel_arg]);
     let lock = read(&dir.path("l.yaml"));
-    let rendered = stdout(&through_proxy(&["--resolve", "--parallel", "4"]));
+    let rendered = stdout(&through_gate(&["--resolve", "--parallel", &parallel_arg]));
     assert_eq!(lock.lines().count(), 2 + count, "{lock}");
     for (image, digest) in images.iter().zip(&digests) {
         assert!(lock.contains(&format!("\n  {image}: {digest}\n")), "{lock}");
@@ -479,6 +489,10 @@ fn resolve_asks_parallel_requests_at_once() -> Ran {
     }
     Ok(())
 }
+
+/// How long the barrier proxy waits for a group to fill: far more than four lookups take to
+/// start on a busy machine, and less than reimage's own 30 s timeout.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 fn source_resolves_at_the_original_registry_and_keys_the_mirror() -> Ran {
     registry_tools()?;
