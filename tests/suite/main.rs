@@ -41,11 +41,11 @@ fn main() {
     // the short ones fill in beside them instead of one long test running alone at the end.
     let trials = harness::checked(vec![
         hostile::tests(),
+        registry::tests(),
         differential::tests(),
+        copy_lists::tests(),
         fixtures::tests(),
         properties::tests(),
-        registry::tests(),
-        copy_lists::tests(),
         golden::tests(),
         sarif::tests(),
         log::tests(),
