@@ -17,7 +17,7 @@ apt_install() {
 missing=()
 command -v cc >/dev/null || missing+=(gcc libc6-dev) # the linker rustc calls
 command -v c++ >/dev/null || missing+=(g++)           # libFuzzer, for the fuzz targets
-[[ -x /usr/bin/time ]] || missing+=(time)             # GNU time: peak RSS in tests/hostile.rs
+[[ -x /usr/bin/time ]] || missing+=(time)             # GNU time: peak RSS in tests/suite/hostile.rs
 # Go and the YAML packages Kubernetes reads with, for k8s-yaml-view (the reference reader of the
 # differential and fixture tests); tests never install anything themselves.
 command -v go >/dev/null || missing+=(golang-go)

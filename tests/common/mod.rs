@@ -72,7 +72,7 @@ pub fn in_ci() -> bool {
 pub enum Skip {
     /// Material the test needs and this machine lacks: a failure with `CI=true`.
     Missing(String),
-    /// A mode that runs only when asked for (an environment variable), with `CI=true` too.
+    /// A mode that runs only when asked for (an environment variable): ignored, in CI too.
     NotAsked(String),
 }
 

@@ -3,9 +3,9 @@
 //! all of them, each golden case a test of its own (`golden::<folder>`), and a test whose
 //! material is missing reported as ignored with the reason (a failure with `CI=true`).
 //!
-//! Each module is one former test file and lists its tests at its top with [`tests!`];
-//! a test function takes nothing and returns `()` or [`common::Ran`]. A function left out of
-//! that list is dead code, which `cargo clippy --all-targets -- -D warnings` refuses.
+//! Each module covers one area and lists its tests at its top with [`tests!`]; a test function
+//! takes nothing and returns `()` or [`common::Ran`]. A function left out of that list is dead
+//! code, which `cargo clippy --all-targets -- -D warnings` refuses.
 //!
 //! `cargo test --test suite -- golden::` runs the golden cases, `cargo test -- NAME` the
 //! tests whose name contains NAME, `cargo test -- --list` lists them all.
@@ -41,11 +41,11 @@ fn main() {
     // the short ones fill in beside them instead of one long test running alone at the end.
     let trials = harness::checked(vec![
         hostile::tests(),
+        registry::tests(),
         differential::tests(),
+        copy_lists::tests(),
         fixtures::tests(),
         properties::tests(),
-        registry::tests(),
-        copy_lists::tests(),
         golden::tests(),
         sarif::tests(),
         log::tests(),
