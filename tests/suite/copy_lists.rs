@@ -6,12 +6,6 @@
 //!
 //! Without `skopeo` or the registry tools (`bash scripts/setup.sh` installs them) these tests are
 //! reported as ignored; with `CI=true` they fail instead.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

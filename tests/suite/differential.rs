@@ -35,12 +35,6 @@
 //! show), the first few also shrunk to fewer lines. Without the viewer these tests are
 //! reported as ignored, and fail with `CI=true`; the random batch and the replay are ignored
 //! unless their variables are set.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common::{self, Ran, Skip};
 mod grammar;

@@ -5,12 +5,6 @@
 //! Every check runs over every fixture and reports all failures together. Without the shared
 //! folder (`REIMAGE_FIXTURES`, or `fixtures/real` under `REIMAGE_SHARED`, `../shared` by
 //! default) these tests are reported as ignored, and fail with `CI=true`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

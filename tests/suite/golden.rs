@@ -15,12 +15,6 @@
 //! one, `cargo test --test suite -- golden::` all of them, and a failure shows every way its
 //! run differs from the expected files, with a line diff. `BLESS=1` rewrites the expected
 //! files of the cases it runs from their actual run (`BLESS=1 cargo test -- golden::`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

@@ -20,12 +20,6 @@
 //! [`DEBUG_SLOWDOWN`]. `.ci/run` runs this module once more against the release binary with
 //! the exact budget: `REIMAGE_BIN=target/release/reimage cargo test --test suite -- hostile::`.
 //! A run past four times its budget is killed and fails as a hang.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::process::CommandExt;

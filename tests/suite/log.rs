@@ -1,12 +1,6 @@
 //! `--log FILE` (and `REIMAGE_LOG`) appends the change report and any error to a file, because
 //! Helm 4 discards a plugin's standard error. Each run appends its lines in one write, so
 //! concurrent runs sharing a log never interleave.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::Write;
 use std::path::Path;

@@ -1,5 +1,4 @@
 //! Standard output that cannot be written is an error that says so, not a silent success.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

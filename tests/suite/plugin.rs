@@ -1,12 +1,6 @@
 //! Checks `plugin.yaml`, the Helm 4 plugin manifest (plugin API v1, `postrenderer/v1`):
 //! what Helm validates, plus this project's own rules (the version follows Cargo.toml, Helm
 //! runs the built binary, and the install hook script is there to build it).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 

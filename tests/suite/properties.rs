@@ -22,12 +22,6 @@
 //!    it; pull secrets are what the rules say;
 //! 6. CRLF streams stay CRLF;
 //! 7. fail closed: a stream with a broken document is refused whatever the rules.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::Path;
 

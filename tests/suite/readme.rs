@@ -1,11 +1,5 @@
 //! The README's examples must keep working: its first command runs reimage on the example that
 //! ships with the repository, and every rules file and lock file it shows is read as pasted.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

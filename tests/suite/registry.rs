@@ -9,12 +9,6 @@
 //! Without the registry tools (`bash scripts/setup.sh` installs them) these tests are reported
 //! as ignored, with what to install; with `CI=true` they fail instead. Tests never install
 //! anything.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common;
 

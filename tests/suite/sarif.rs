@@ -7,12 +7,6 @@
 //! (`cargo metadata` on a scratch manifest downloads and unpacks it) and caches the file under
 //! `target/tmp/sarif-schema/`. When the schema cannot be had (no network, no cargo), the tests
 //! are reported as ignored with the reason, and fail with `CI=true`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use crate::common::{self, Ran, Skip};
 
