@@ -94,7 +94,7 @@ fn check_splices(input: &[u8], rules: &Rules, lock: Option<&Lock>, output: &[u8]
             .zip(&plan.images)
             .filter(|(_, d)| d.edit);
         for ((site, _), splice) in edited.zip(&splices) {
-            let doc = &found.docs[found.resources[site.resource].doc];
+            let doc = found.doc_of(site.resource);
             let span = &doc.tree.node(site.node).span;
             assert!(
                 span.start <= splice.range.start && splice.range.end <= span.end,
