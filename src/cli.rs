@@ -10,7 +10,8 @@ Exit codes:
   1  a rule or policy failed (digests.require, policy:), `check` found violations, or a
      registry could not give a digest (`lock`, --resolve)
   2  bad input, bad rules file, bad lock file, or bad usage (a render without any rules,
-     `check` without a policy, a log file that cannot be written)
+     `check` without a policy, a log file that cannot be written, a CA file or proxy
+     variable that cannot be used)
 On any failure nothing is written to standard output.";
 
 /// Rewrite container image references in rendered Kubernetes manifests (a Helm post-renderer).
@@ -79,10 +80,19 @@ pub struct NetworkArgs {
     #[arg(long, global = true)]
     pub resolve: bool,
     /// Talk plain http to this registry host (`host` or `host:port`; repeatable). Loopback
-    /// hosts always are.
+    /// hosts are, unless TLS material is configured for them.
     #[arg(long = "insecure-registry", value_name = "HOST", global = true,
           value_parser = reimage::reference::parse_host)]
     pub insecure_registries: Vec<String>,
+    /// Trust the CA certificates in this PEM file for every registry, besides the system
+    /// store (repeatable; also `digests.caFiles`). Makes loopback registries speak https.
+    #[arg(long = "registry-ca-file", value_name = "FILE", global = true)]
+    pub registry_ca_files: Vec<PathBuf>,
+    /// Read per-registry TLS material from DIR/HOST[:PORT]/ (`*.crt` CAs, `client.cert` +
+    /// `client.key`) before /etc/containers/certs.d and /etc/docker/certs.d (also
+    /// `digests.certsDir`).
+    #[arg(long = "certs-dir", value_name = "DIR", global = true)]
+    pub certs_dir: Option<PathBuf>,
     /// Registry lookups at once [default: 8].
     #[arg(long, value_name = "N", global = true,
           value_parser = clap::value_parser!(u16).range(1..=64))]

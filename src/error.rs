@@ -54,6 +54,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Resolve(e) if e.is_setup() => EXIT_INPUT,
             Error::Policy { .. } | Error::Violations(_) | Error::Resolve(_) => EXIT_POLICY,
             _ => EXIT_INPUT,
         }

@@ -57,11 +57,18 @@ impl Settings {
             .collect();
         insecure.sort();
         insecure.dedup();
-        let network = digest::Settings::new(
+        let mut network = digest::Settings::new(
             insecure,
             cli.network.parallel.map(usize::from),
             cli.network.timeout.map(Duration::from_secs),
         );
+        // The command line's material first, then the rules'.
+        network.ca_files = cli.network.registry_ca_files.clone();
+        network.certs_dirs = cli.network.certs_dir.iter().cloned().collect();
+        if let Some(digests) = digests {
+            network.ca_files.extend(digests.ca_files.iter().cloned());
+            network.certs_dirs.extend(digests.certs_dir.iter().cloned());
+        }
         Ok(Settings {
             resolve: cli.network.resolve || digests.is_some_and(|d| d.resolve),
             rules,

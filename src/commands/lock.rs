@@ -36,7 +36,7 @@ pub fn run(session: &mut Session<'_>, args: &LockArgs) -> Result<(), Error> {
         parallel: settings.network.parallel,
     };
     let input = session.read_input()?;
-    let client = digest::RegistryClient::new(&settings.network);
+    let client = digest::RegistryClient::new(&settings.network)?;
     let outcome = write_lock(&input, &settings.rules, &job, &client)?;
     session.explain(outcome.explain());
     session.summary(outcome.summary(&output));

@@ -51,7 +51,7 @@ pub fn wanted(report: &Report, source: bool) -> Vec<Wanted> {
 /// `--resolve` / `digests.resolve: true`: the lock plus every digest it lacks, from the
 /// registries.
 pub fn complete(input: &[u8], settings: &Settings, lock: Option<Lock>) -> Result<Lock, Error> {
-    let client = digest::RegistryClient::new(&settings.network);
+    let client = digest::RegistryClient::new(&settings.network)?;
     complete_with(input, settings, lock, &client)
 }
 

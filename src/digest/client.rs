@@ -17,8 +17,10 @@ use super::error::{ResolveError, Target};
 use super::http::{Http, Method, Reply, Request};
 use super::login::Credential;
 use super::manifest::{check_digest, check_media_type, sha256_of, ACCEPT};
+use super::proxy::Proxies;
 use super::settings::Settings;
 use super::token::{self, basic_header, TokenRequest};
+use super::trust::Trust;
 use super::{Resolved, Resolver};
 
 /// Resolves references against their registries.
@@ -41,21 +43,30 @@ impl std::fmt::Debug for RegistryClient {
 }
 
 impl RegistryClient {
-    /// A client with these settings and the credentials the environment points at.
-    pub fn new(settings: &Settings) -> RegistryClient {
-        RegistryClient {
+    /// A client with these settings, and the credentials and proxies the environment points
+    /// at. Fails when a CA file or a proxy variable cannot be used.
+    pub fn new(settings: &Settings) -> Result<RegistryClient, ResolveError> {
+        let trust = Trust::new(&settings.ca_files, &settings.certs_dirs)?;
+        Ok(RegistryClient {
             insecure: settings.insecure.clone(),
-            http: Http::new(settings.connect_timeout, settings.timeout),
+            http: Http::new(
+                settings.connect_timeout,
+                settings.timeout,
+                trust,
+                Proxies::from_env()?,
+            ),
             credentials: Credentials::from_env(settings.timeout),
             challenges: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
-        }
+        })
     }
 }
 
 impl Resolver for RegistryClient {
     fn resolve(&self, image: &Reference) -> Result<Resolved, ResolveError> {
-        let endpoint = Endpoint::new(image, &self.insecure);
+        let endpoint = Endpoint::new(image, &self.insecure, |host| {
+            self.http.tls_configured_for(host)
+        });
         let repository = image.repository().into_owned();
         let session = Session {
             client: self,
@@ -92,8 +103,10 @@ impl Session<'_> {
                     None => self.by_body(),
                 }
             }
-            // Registries that do not answer HEAD.
+            // Registries that do not answer HEAD; and a 400 over plain http, whose body may
+            // say that the port speaks https.
             405 | 501 => self.by_body(),
+            400 if self.endpoint.scheme == "http" => self.by_body(),
             _ => Err(self.status_error(&head)),
         }
     }
@@ -208,12 +221,18 @@ impl Session<'_> {
             target: Box::new(self.target.clone()),
             status: reply.status,
             detail: detail(reply),
-            hint: self.hint(reply.status),
+            hint: self.hint(reply),
         }
     }
 
     /// What to try after an error status.
-    fn hint(&self, status: u16) -> String {
+    fn hint(&self, reply: &Reply) -> String {
+        let status = reply.status;
+        // Go's TLS servers answer a plain-http request so.
+        let speaks_tls = String::from_utf8_lossy(&reply.body).contains("to an HTTPS server");
+        if status == 400 && self.endpoint.scheme == "http" && speaks_tls {
+            return format!("the registry speaks https; loopback registries are spoken to over plain http unless TLS material is configured for them: give its CA with `--registry-ca-file FILE` (or `digests.caFiles`), or create a certs.d folder `{}/` (with its `ca.crt`) under `--certs-dir DIR`", self.endpoint.host);
+        }
         let login = if self.endpoint.is_docker_hub() {
             "docker login".to_string()
         } else {

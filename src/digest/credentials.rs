@@ -204,7 +204,7 @@ mod tests {
     use crate::reference::Reference;
 
     fn endpoint(image: &str) -> Endpoint {
-        Endpoint::new(&Reference::parse(image).unwrap(), &[])
+        Endpoint::new(&Reference::parse(image).unwrap(), &[], |_| false)
     }
 
     fn store(name: &str, json: &str) -> (Credentials, PathBuf) {

@@ -1,6 +1,7 @@
 //! Where a reference lives on the wire: the registry host to connect to, http or https, the
 //! manifest URL, and the names its credentials are stored under. Used by the client before
-//! every request; pure, no I/O.
+//! every request; pure, no I/O (whether TLS material is configured for a host is asked of the
+//! caller).
 //!
 //! Hosts here are [`host_key`]s (lowercase), like Docker's, so `Quay.io/x` finds the
 //! credentials stored for `quay.io`, and `--insecure-registry Reg.example` covers `reg.example`.
@@ -26,15 +27,22 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint of `reference`'s registry; `insecure` lists the hosts that speak plain http.
-    pub fn new(reference: &Reference, insecure: &[String]) -> Endpoint {
+    /// The endpoint of `reference`'s registry: plain http for the hosts `insecure` lists, and
+    /// for loopback hosts unless `tls_configured` says TLS material is set up for them.
+    pub fn new(
+        reference: &Reference,
+        insecure: &[String],
+        tls_configured: impl Fn(&str) -> bool,
+    ) -> Endpoint {
         let registry = reference.registry();
         let host = if registry == HUB {
             HUB_WIRE.to_string()
         } else {
             registry.into_owned()
         };
-        let scheme = if plain_http_allowed(&host, insecure) {
+        let scheme = if is_listed(&host, insecure)
+            || (plain_http_allowed(&host, &[]) && !tls_configured(&host))
+        {
             "http"
         } else {
             "https"
@@ -100,12 +108,17 @@ pub fn tag_or_digest(reference: &Reference) -> &str {
 /// without their port), compared as [`host_key`]s.
 pub fn plain_http_allowed(host: &str, insecure: &[String]) -> bool {
     let host = host_key(host);
+    is_loopback(host_without_port(&host)) || is_listed(&host, insecure)
+}
+
+/// Whether `host` is in `insecure`, with or without its port.
+fn is_listed(host: &str, insecure: &[String]) -> bool {
+    let host = host_key(host);
     let name = host_without_port(&host);
-    is_loopback(name)
-        || insecure.iter().any(|i| {
-            let insecure = host_key(i);
-            insecure == host || insecure == name
-        })
+    insecure.iter().any(|i| {
+        let insecure = host_key(i);
+        insecure == host || insecure == name
+    })
 }
 
 /// `localhost`, `127.0.0.0/8` or `[::1]`; `name` is a [`host_key`] without its port.
@@ -139,7 +152,7 @@ mod tests {
 
     fn endpoint(image: &str, insecure: &[&str]) -> Endpoint {
         let insecure: Vec<String> = insecure.iter().map(|s| s.to_string()).collect();
-        Endpoint::new(&Reference::parse(image).unwrap(), &insecure)
+        Endpoint::new(&Reference::parse(image).unwrap(), &insecure, |_| false)
     }
 
     #[test]
@@ -207,6 +220,14 @@ mod tests {
             "http"
         );
         assert_eq!(endpoint("LocalHost:5000/a", &[]).scheme, "http");
+        let reference = Reference::parse("127.0.0.1:5000/a").unwrap();
+        let configured = |host: &str| host == "127.0.0.1:5000";
+        assert_eq!(Endpoint::new(&reference, &[], configured).scheme, "https");
+        let listed = ["127.0.0.1:5000".to_string()];
+        assert_eq!(
+            Endpoint::new(&reference, &listed, configured).scheme,
+            "http"
+        );
         assert!(plain_http_allowed(
             "Auth.Internal",
             &["auth.internal".into()]

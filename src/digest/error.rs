@@ -28,7 +28,7 @@ impl fmt::Display for Target {
 }
 
 /// Why a digest could not be found.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ResolveError {
     /// The registry answered with an error status (after any retries).
     #[error("{target}: http {status}{detail}; {hint}")]
@@ -65,6 +65,21 @@ pub enum ResolveError {
         target: Box<Target>,
         problem: String,
     },
+    /// A CA file, client certificate or key cannot be used; its content is never shown.
+    #[error("`{}`: {problem}", .path.display())]
+    Material {
+        path: std::path::PathBuf,
+        problem: String,
+    },
+    /// A redirect that would leave https, or one too many.
+    #[error("{target}: {problem}")]
+    Redirect {
+        target: Box<Target>,
+        problem: String,
+    },
+    /// A proxy variable cannot be used; its credentials are never shown.
+    #[error("{variable}: {problem}")]
+    Proxy { variable: String, problem: String },
     /// Some images failed: every failure, one per line.
     #[error("{} of {total} image(s) could not be resolved{consequence}:\n{}", .failures.len(), list(.failures))]
     Failed {
@@ -73,6 +88,17 @@ pub enum ResolveError {
         consequence: &'static str,
         failures: Vec<ResolveError>,
     },
+}
+
+impl ResolveError {
+    /// Whether this is about the setup (a file or variable the user gave), not an image: a
+    /// usage error, exit code 2.
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self,
+            ResolveError::Material { .. } | ResolveError::Proxy { .. }
+        )
+    }
 }
 
 fn list(failures: &[ResolveError]) -> String {

@@ -1,26 +1,43 @@
 //! One HTTP exchange with a registry or a token service, through `ureq` with rustls: the
 //! image's deadline as the timeout, a bounded connect timeout, retries on 429 and 5xx (see
-//! `retry`), and ureq's errors turned into [`ResolveError`]s. Used only by `client` and
-//! `token`; nothing here logs, so headers (which may hold credentials) are never shown.
+//! `retry`), the proxy `proxy` picks, the TLS identity `trust` gives the host (one agent per
+//! identity, so connections are pooled across threads), redirects followed here rather than by
+//! ureq (never from https to plain http, and `Authorization` only to the origin it was meant
+//! for), and ureq's errors turned into [`ResolveError`]s that say what failed and what to do.
+//! Used only by `client` and `token`; nothing here logs, so headers (which may hold
+//! credentials) are never shown, and URLs in messages lose their query (signed blob URLs).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ureq::http::HeaderMap;
 
 use super::error::{ResolveError, Target};
+use super::proxy::{redacted, Proxies};
 use super::retry;
+use super::trust::{HostTls, Trust};
 
 /// The most a manifest or token answer may weigh.
 const BODY_LIMIT: u64 = 4 * 1024 * 1024;
+/// Redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
 
-/// A shared HTTP agent (connections are pooled across threads).
+/// The HTTP agents of a run (connections are pooled across threads).
 pub struct Http {
-    agent: ureq::Agent,
+    /// For plain http.
+    plain: ureq::Agent,
+    /// For https, by the `certs.d` folder of the identity (`None`: the shared one).
+    secure: Mutex<HashMap<Option<PathBuf>, ureq::Agent>>,
+    trust: Trust,
+    proxies: Proxies,
     connect: Duration,
     total: Duration,
 }
 
 /// What to send.
+#[derive(Debug, Clone)]
 pub enum Method {
     Head,
     Get,
@@ -62,18 +79,20 @@ impl Reply {
 
 impl Http {
     /// `connect` bounds each connection attempt, `total` the work on one image.
-    pub fn new(connect: Duration, total: Duration) -> Http {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(concat!("reimage/", env!("CARGO_PKG_VERSION")))
-            .max_redirects(5)
-            .build()
-            .new_agent();
+    pub fn new(connect: Duration, total: Duration, trust: Trust, proxies: Proxies) -> Http {
         Http {
-            agent,
+            plain: agent(ureq::tls::TlsConfig::default()),
+            secure: Mutex::new(HashMap::new()),
+            trust,
+            proxies,
             connect,
             total,
         }
+    }
+
+    /// Whether TLS material is configured for `host` (see [`Trust::configured_for`]).
+    pub fn tls_configured_for(&self, host: &str) -> bool {
+        self.trust.configured_for(host)
     }
 
     /// The time allowed for one image.
@@ -81,8 +100,67 @@ impl Http {
         self.total
     }
 
-    /// Sends `request`, again after 429 and 5xx answers while `deadline` allows.
+    /// Sends `request` and follows its redirects: never from https to plain http, and its
+    /// `Authorization` only while the origin (scheme, host, port) stays the same.
     pub fn send(
+        &self,
+        request: &Request<'_>,
+        deadline: Instant,
+        target: &Target,
+    ) -> Result<Reply, ResolveError> {
+        let mut url = request.url.to_string();
+        let mut method = request.method.clone();
+        let mut authorization = request.authorization;
+        for _ in 0..=MAX_REDIRECTS {
+            let hop = Request {
+                method: method.clone(),
+                url: &url,
+                accept: request.accept,
+                authorization,
+            };
+            let reply = self.with_retries(&hop, deadline, target)?;
+            let location = match reply.status {
+                301 | 302 | 303 | 307 | 308 => reply.header("location"),
+                _ => None,
+            };
+            let Some(location) = location else {
+                return Ok(reply);
+            };
+            let next = follow(&url, location);
+            if scheme(&url) == "https" && scheme(&next) != "https" {
+                return Err(ResolveError::Redirect {
+                    target: Box::new(target.clone()),
+                    problem: format!(
+                        "the registry redirected from {} to plain http ({}); reimage does not follow a redirect from https to plain http, so that nothing (credentials included) travels unencrypted: fix the redirect on the registry side",
+                        shown(&url),
+                        shown(&next)
+                    ),
+                });
+            }
+            if origin(&next) != origin(&url) {
+                authorization = None;
+            }
+            // As Go does: 303 turns a GET or POST into GET, and so do 301 and 302 after a
+            // POST; HEAD stays HEAD.
+            let post = matches!(method, Method::PostForm(_));
+            if (reply.status == 303 && !matches!(method, Method::Head))
+                || (post && matches!(reply.status, 301 | 302))
+            {
+                method = Method::Get;
+            }
+            url = next;
+        }
+        Err(ResolveError::Redirect {
+            target: Box::new(target.clone()),
+            problem: format!(
+                "more than {MAX_REDIRECTS} redirects, the last to {}; check the registry's address",
+                shown(&url)
+            ),
+        })
+    }
+
+    /// Sends `request`, again after 429 and 5xx answers while `deadline` allows.
+    fn with_retries(
         &self,
         request: &Request<'_>,
         deadline: Instant,
@@ -113,15 +191,31 @@ impl Http {
         if left.is_zero() {
             return Err(self.timeout(target, "before the request"));
         }
-        let connect = self.connect.min(left);
+        let (scheme, host) = origin(request.url);
+        let tls = match scheme {
+            "https" => Some(self.trust.for_host(&host)?),
+            _ => None,
+        };
+        let agent = self.agent_for(tls.as_ref());
+        let proxy = self.proxies.for_request(scheme, &host).cloned();
+        let via = Via {
+            tls: tls.as_deref(),
+            host: &host,
+            proxy: proxy.as_ref(),
+        };
+        let setup = Setup {
+            left,
+            connect: self.connect.min(left),
+            proxy: proxy.clone(),
+        };
         let result = match &request.method {
-            Method::Head => prepare(self.agent.head(request.url), request, left, connect).call(),
-            Method::Get => prepare(self.agent.get(request.url), request, left, connect).call(),
-            Method::PostForm(body) => prepare(self.agent.post(request.url), request, left, connect)
+            Method::Head => prepare(agent.head(request.url), request, &setup).call(),
+            Method::Get => prepare(agent.get(request.url), request, &setup).call(),
+            Method::PostForm(body) => prepare(agent.post(request.url), request, &setup)
                 .content_type("application/x-www-form-urlencoded")
                 .send(body.as_bytes()),
         };
-        let mut response = result.map_err(|e| self.failure(e, target))?;
+        let mut response = result.map_err(|e| self.failure(e, target, &via))?;
         let status = response.status().as_u16();
         let body = match request.method {
             Method::Head => Vec::new(),
@@ -130,7 +224,7 @@ impl Http {
                 .with_config()
                 .limit(BODY_LIMIT)
                 .read_to_vec()
-                .map_err(|e| self.failure(e, target))?,
+                .map_err(|e| self.failure(e, target, &via))?,
         };
         let headers = response.headers().clone();
         Ok(Reply {
@@ -138,6 +232,18 @@ impl Http {
             headers,
             body,
         })
+    }
+
+    /// The agent for an https identity, or the plain one.
+    fn agent_for(&self, tls: Option<&Arc<HostTls>>) -> ureq::Agent {
+        let Some(tls) = tls else {
+            return self.plain.clone();
+        };
+        let mut agents = self.secure.lock().unwrap_or_else(|e| e.into_inner());
+        agents
+            .entry(tls.folder.clone())
+            .or_insert_with(|| agent(tls.config.clone()))
+            .clone()
     }
 
     fn timeout(&self, target: &Target, stage: &str) -> ResolveError {
@@ -148,8 +254,17 @@ impl Http {
         }
     }
 
-    /// A ureq error as a resolution failure, with what to try.
-    fn failure(&self, error: ureq::Error, target: &Target) -> ResolveError {
+    /// A ureq error as a resolution failure, with what failed and what to try.
+    fn failure(&self, error: ureq::Error, target: &Target, via: &Via<'_>) -> ResolveError {
+        let network = |cause: String, hint: &str| ResolveError::Network {
+            target: Box::new(target.clone()),
+            cause,
+            hint: hint.to_string(),
+        };
+        if let Some(tls) = tls_error(&error) {
+            let (cause, hint) = tls_failure(tls, via);
+            return network(cause, &hint);
+        }
         let hint = match &error {
             ureq::Error::Timeout(ureq::Timeout::Connect) => {
                 return self.timeout(target, "while connecting")
@@ -158,26 +273,149 @@ impl Http {
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 return self.timeout(target, "waiting for the answer")
             }
-            ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
-                "if this registry serves plain http, list it with `--insecure-registry HOST` or `digests.insecureRegistries`"
+            ureq::Error::ConnectProxyFailed(reason) if reason.contains(" 407") => {
+                return network(
+                    format!("the proxy {} refused the credentials (http 407)", via.proxy_shown()),
+                    "check the user name and password in the proxy variable (`http://user:password@host:port`, special characters percent-encoded)",
+                );
+            }
+            ureq::Error::ConnectProxyFailed(reason) => {
+                return network(
+                    format!("the proxy {} could not connect to {}: {reason}", via.proxy_shown(), via.host),
+                    "check that the proxy lets CONNECT through to this host and port, or list the host in NO_PROXY",
+                );
+            }
+            ureq::Error::HostNotFound if via.proxy.is_some() => {
+                "check the proxy's host name in HTTPS_PROXY / HTTP_PROXY"
             }
             ureq::Error::HostNotFound => "check the registry host name",
+            _ if via.proxy.is_some() => {
+                "check the proxy in HTTPS_PROXY / HTTP_PROXY (or list this registry in NO_PROXY), and that the registry is up"
+            }
             _ => "check the registry host and port, that it is up, and any HTTPS_PROXY setting",
         };
-        ResolveError::Network {
-            target: Box::new(target.clone()),
-            cause: error.to_string(),
-            hint: hint.to_string(),
-        }
+        network(error.to_string(), hint)
     }
 }
 
-/// Headers and timeouts common to every method.
+/// How one request went out: for the words of a failure.
+struct Via<'a> {
+    tls: Option<&'a HostTls>,
+    /// The host and port asked.
+    host: &'a str,
+    proxy: Option<&'a ureq::Proxy>,
+}
+
+impl Via<'_> {
+    /// `host:port` of the proxy, never its credentials.
+    fn proxy_shown(&self) -> String {
+        self.proxy
+            .map_or_else(String::new, |p| format!("`{}:{}`", p.host(), p.port()))
+    }
+}
+
+/// The rustls error inside a ureq error, if the failure was TLS.
+fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+/// What failed in a TLS handshake, and what to do about it.
+fn tls_failure(error: &rustls::Error, via: &Via<'_>) -> (String, String) {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    let host = via.host;
+    let folders = "under `--certs-dir DIR` (or `digests.certsDir`), /etc/containers/certs.d or /etc/docker/certs.d";
+    let trust = format!(
+        "trust the CA that signed it: give its certificate with `--registry-ca-file FILE` (or `digests.caFiles`), or put it in a certs.d folder as `{host}/ca.crt` {folders}"
+    );
+    match error {
+        rustls::Error::InvalidCertificate(problem) => match problem {
+            Cert::UnknownIssuer | Cert::BadSignature => (
+                format!("the certificate of {host} is signed by an unknown authority"),
+                trust,
+            ),
+            Cert::Expired | Cert::ExpiredContext { .. } => (
+                format!("the certificate of {host} has expired ({problem})"),
+                "renew the registry's certificate, or check this machine's clock".to_string(),
+            ),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => (
+                format!("the certificate of {host} is not valid yet ({problem})"),
+                "check this machine's clock, or the registry's certificate".to_string(),
+            ),
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => (
+                format!("the certificate of {host} is not valid for this name: {problem}"),
+                "connect by a name the certificate lists (its subject alternative names), or reissue the certificate with this name".to_string(),
+            ),
+            Cert::Revoked => (
+                format!("the certificate of {host} has been revoked"),
+                "the registry needs a new certificate".to_string(),
+            ),
+            other => (
+                format!("the certificate of {host} was refused: {other}"),
+                trust,
+            ),
+        },
+        rustls::Error::AlertReceived(
+            alert @ (Alert::BadCertificate
+            | Alert::CertificateRequired
+            | Alert::UnknownCA
+            | Alert::AccessDenied
+            | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateExpired
+            | Alert::CertificateRevoked),
+        ) => match via.tls.and_then(|t| t.client_certificate.as_ref()) {
+            Some(path) => (
+                format!(
+                    "{host} refused the client certificate `{}` (TLS alert {alert:?})",
+                    path.display()
+                ),
+                "give a client certificate the registry accepts: signed by a CA it trusts (its `http.tls.clientcas`), not expired, made for client authentication".to_string(),
+            ),
+            None => (
+                format!("{host} requires a client certificate (TLS alert {alert:?})"),
+                format!("put the client certificate in a certs.d folder as `{host}/client.cert` with its key as `{host}/client.key`, {folders}"),
+            ),
+        },
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => (
+            format!("{host} answered plain http, not https"),
+            "if this registry serves plain http, list it with `--insecure-registry HOST` or `digests.insecureRegistries`".to_string(),
+        ),
+        other => (
+            format!("the TLS handshake with {host} failed: {other}"),
+            trust,
+        ),
+    }
+}
+
+/// An agent: status codes are answers, redirects are followed by [`Http::send`], and the
+/// proxy is chosen per request (ureq's own reading of the environment is off).
+fn agent(tls: ureq::tls::TlsConfig) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(concat!("reimage/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(0)
+        .proxy(None)
+        .tls_config(tls)
+        .build()
+        .new_agent()
+}
+
+/// Per-request limits and the proxy.
+struct Setup {
+    left: Duration,
+    connect: Duration,
+    proxy: Option<ureq::Proxy>,
+}
+
+/// Headers, timeouts and the proxy, common to every method.
 fn prepare<B>(
     builder: ureq::RequestBuilder<B>,
     request: &Request<'_>,
-    left: Duration,
-    connect: Duration,
+    setup: &Setup,
 ) -> ureq::RequestBuilder<B> {
     let mut builder = builder;
     if let Some(accept) = request.accept {
@@ -188,7 +426,94 @@ fn prepare<B>(
     }
     builder
         .config()
-        .timeout_global(Some(left))
-        .timeout_connect(Some(connect))
+        .timeout_global(Some(setup.left))
+        .timeout_connect(Some(setup.connect))
+        .proxy(setup.proxy.clone())
         .build()
+}
+
+/// `(scheme, host[:port])` of a URL, the host lowercase and without userinfo.
+fn origin(url: &str) -> (&str, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (scheme, authority.to_ascii_lowercase())
+}
+
+fn scheme(url: &str) -> String {
+    origin(url).0.to_ascii_lowercase()
+}
+
+/// Where a `Location` points, seen from `base`: absolute, scheme-relative, absolute path or
+/// relative path.
+fn follow(base: &str, location: &str) -> String {
+    let location = location.trim();
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let (scheme, host) = origin(base);
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{host}{location}");
+    }
+    let after_scheme = base.split_once("://").map_or(base, |(_, rest)| rest);
+    let without_query = after_scheme
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(after_scheme);
+    let path = without_query.split_once('/').map_or("", |(_, path)| path);
+    match path.rsplit_once('/') {
+        Some((directory, _)) => format!("{scheme}://{host}/{directory}/{location}"),
+        None => format!("{scheme}://{host}/{location}"),
+    }
+}
+
+/// A URL as messages show it: no credentials, no query (signed URLs carry secrets there).
+fn shown(url: &str) -> String {
+    redacted(url.split(['?', '#']).next().unwrap_or(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base = "https://r.example:5000/v2/a/b/manifests/1?x=y";
+        assert_eq!(follow(base, "http://other/v2/x"), "http://other/v2/x");
+        assert_eq!(
+            follow(base, "//cdn.example/blob"),
+            "https://cdn.example/blob"
+        );
+        assert_eq!(
+            follow(base, "/v2/c/manifests/2"),
+            "https://r.example:5000/v2/c/manifests/2"
+        );
+        assert_eq!(
+            follow(base, "sha256:1"),
+            "https://r.example:5000/v2/a/b/manifests/sha256:1"
+        );
+        assert_eq!(follow("http://h/x", "y"), "http://h/y");
+        assert_eq!(follow("http://h", "y"), "http://h/y");
+    }
+
+    #[test]
+    fn origins_and_shown_urls_drop_credentials() {
+        assert_eq!(
+            origin("https://U:P@Reg.Example:5000/v2/"),
+            ("https", "reg.example:5000".to_string())
+        );
+        assert_ne!(
+            origin("https://r.example/v2/"),
+            origin("https://r.example:5000/v2/")
+        );
+        assert_eq!(
+            shown("https://user:pw@s3.example/blob?X-Amz-Signature=abc"),
+            "https://***@s3.example/blob"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! render never opens a socket.
 //!
 //! The network stays behind [`Resolver`]. [`RegistryClient`] is the real one:
-//! `endpoint` (host, http or https) → `http` (ureq, timeouts, retries from `retry`) →
+//! `endpoint` (host, http or https) → `http` (ureq, timeouts, retries from `retry`, the
+//! proxy from `proxy`, the TLS identity from `trust`, redirects) →
 //! `challenge`, `token` and `credentials`/`helper` for logging in → `manifest` (Accept list,
 //! digest checks). Around it,
 //! `parallel` resolves many references a bounded number at a time. What to resolve, and what
@@ -21,9 +22,11 @@ mod http;
 mod login;
 mod manifest;
 mod parallel;
+mod proxy;
 mod retry;
 mod settings;
 mod token;
+mod trust;
 
 pub use client::RegistryClient;
 pub use endpoint::plain_http_allowed;

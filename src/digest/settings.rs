@@ -1,7 +1,8 @@
-//! How the registry client behaves: which hosts speak plain http, how many lookups run at
-//! once, and how long one image may take. Built by the binary from the command line and the
+//! How the registry client behaves: which hosts speak plain http, which certificates to
+//! trust, how many lookups run at once, and how long one image may take. Built by the binary from the command line and the
 //! rules' `digests:` section.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Lookups at once, unless `--parallel` says otherwise.
@@ -22,6 +23,10 @@ pub struct Settings {
     pub timeout: Duration,
     /// The longest wait for one connection (at most `timeout`).
     pub connect_timeout: Duration,
+    /// CA bundles trusted for every registry, besides the system store.
+    pub ca_files: Vec<PathBuf>,
+    /// `certs.d` folders searched before the system ones.
+    pub certs_dirs: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -31,6 +36,8 @@ impl Default for Settings {
             parallel: DEFAULT_PARALLEL,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: CONNECT_TIMEOUT,
+            ca_files: Vec::new(),
+            certs_dirs: Vec::new(),
         }
     }
 }
@@ -49,6 +56,8 @@ impl Settings {
             parallel: parallel.unwrap_or(DEFAULT_PARALLEL).max(1),
             timeout,
             connect_timeout: CONNECT_TIMEOUT.min(timeout),
+            ca_files: Vec::new(),
+            certs_dirs: Vec::new(),
         }
     }
 }

@@ -123,12 +123,29 @@ fn digests(file: DigestsFile, base_dir: &Path, origin: &Origin) -> Result<Digest
             })
         })
         .collect::<Result<_, _>>()?;
+    let ca_files = file
+        .ca_files
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| match path.is_empty() {
+            true => Err(origin.invalid(
+                format!("digests.caFiles[{i}]"),
+                "empty; give the path of a PEM file of CA certificates",
+            )),
+            false => Ok(base_dir.join(path)),
+        })
+        .collect::<Result<_, _>>()?;
+    let certs_dir =
+        non_empty(file.certs_dir, "digests.certsDir", origin)?.map(|d| base_dir.join(d));
     Ok(Digests {
         lock,
         form,
         require: file.require.unwrap_or(false),
         resolve: file.resolve.unwrap_or(false),
         insecure_registries,
+        ca_files,
+        certs_dir,
     })
 }
 

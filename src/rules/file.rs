@@ -114,6 +114,12 @@ pub struct DigestsFile {
     pub resolve: Option<bool>,
     /// Registry hosts (`host` or `host:port`) spoken to over plain http when resolving.
     pub insecure_registries: Option<Vec<String>>,
+    /// PEM files of CA certificates trusted for every registry, besides the system store;
+    /// relative to the rules file's directory.
+    pub ca_files: Option<Vec<String>>,
+    /// A folder in the `certs.d` layout (`HOST[:PORT]/ca.crt`, `client.cert`, `client.key`),
+    /// read before the system ones; relative to the rules file's directory.
+    pub certs_dir: Option<String>,
 }
 
 /// One entry of `paths:`.

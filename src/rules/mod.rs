@@ -128,6 +128,10 @@ pub struct Digests {
     pub resolve: bool,
     /// Registry hosts spoken to over plain http (lowercase, checked).
     pub insecure_registries: Vec<String>,
+    /// CA files trusted for every registry, resolved against the rules file's directory.
+    pub ca_files: Vec<PathBuf>,
+    /// A `certs.d` folder, resolved against the rules file's directory.
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// How a pinned reference is written.
