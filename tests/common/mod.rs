@@ -7,10 +7,13 @@
 //! failure. Nothing here installs anything; the reasons say what to install.
 //!
 //! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
-//! references), `view` (comparing Kubernetes views with the image fields taken out).
+//! references), `view` (comparing Kubernetes views with the image fields taken out), and the
+//! registry tests' servers: `registry` (real registries, proxies, pushing) and `pki` (a
+//! private CA and its certificates).
 #![allow(dead_code)]
 
 pub mod diff;
+pub mod pki;
 pub mod reference;
 pub mod registry;
 pub mod view;
