@@ -8,10 +8,11 @@
 //!
 //! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
 //! references), `view` (comparing Kubernetes views with the image fields taken out), and the
-//! registry tests' servers: `registry` (real registries, proxies, pushing) and `pki` (a
-//! private CA and its certificates).
+//! registry tests' servers: `registry` (real registries, proxies, pushing), `pki` (a private
+//! CA and its certificates) and `connect_proxy` (an HTTP CONNECT proxy).
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod diff;
 pub mod pki;
 pub mod reference;
