@@ -7,10 +7,16 @@
 //! failure. Nothing here installs anything; the reasons say what to install.
 //!
 //! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
-//! references), `view` (comparing Kubernetes views with the image fields taken out).
+//! references), `view` (comparing Kubernetes views with the image fields taken out), and the
+//! registry tests' servers: `registry` (real registries, proxies, pushing), `pki` (a private
+//! CA and its certificates), `connect_proxy` (an HTTP CONNECT proxy), `redirect` (stand-ins
+//! that redirect).
 #![allow(dead_code)]
 
+pub mod connect_proxy;
 pub mod diff;
+pub mod pki;
+pub mod redirect;
 pub mod reference;
 pub mod registry;
 pub mod view;

@@ -2,13 +2,15 @@
 //! (distribution v2, installed by `scripts/setup.sh`; a test is reported as ignored without
 //! it, or fails with `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with
 //! htpasswd Basic auth, or with token auth backed by [`TokenService`], a small token issuer
-//! whose RS256 JWTs are signed with `openssl` — plus a [`StubProxy`] that answers 429 once or
+//! whose RS256 JWTs are signed with `openssl` — over plain http or, with [`Tls`] (certificates
+//! from `common::pki`), https only — plus a [`StubProxy`] that answers 429 once or
 //! drops the digest header, a [`BarrierProxy`] that holds requests until a given number are
 //! under way at once (so the tests count parallel lookups at a barrier, not within a delay), a
 //! [`LatencyProxy`] that holds every request for a while (a far registry, for the benchmark),
-//! helpers that push images over the registry HTTP API and fetch their manifests back, and
-//! [`reimage`] with [`workload`] to run the binary against them (shared by
-//! `tests/suite/registry.rs`, `tests/suite/copy_lists.rs` and `benches/resolve.rs`).
+//! helpers that push images over the registry HTTP API (https too) and fetch their manifests
+//! back, and [`reimage`] with [`workload`] to run the binary against them (shared by
+//! `tests/suite/registry.rs`, `tests/suite/registry_tls.rs`, `tests/suite/copy_lists.rs` and
+//! `benches/resolve.rs`).
 //!
 //! Every process started here is owned by a guard that kills it by PID when dropped, also
 //! when a test panics.
@@ -132,9 +134,21 @@ impl Drop for ChildGuard {
 pub struct Registry {
     /// `127.0.0.1:PORT`, as image references name it.
     pub host: String,
+    /// The port it listens on, for the names other than 127.0.0.1 that reach it.
+    pub port: u16,
     pub log: PathBuf,
+    /// `http`, or `https` when it serves TLS.
+    scheme: &'static str,
     _child: ChildGuard,
     _dir: Scratch,
+}
+
+/// The TLS a registry serves: its certificate chain and key (PEM files), and the CA bundle a
+/// client certificate must be signed by, when it requires one (`http.tls.clientcas`).
+pub struct Tls<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    pub client_cas: Option<&'a Path>,
 }
 
 /// How the registry checks clients.
@@ -150,15 +164,26 @@ pub enum Auth<'a> {
 }
 
 impl Registry {
+    /// A registry speaking plain http.
     pub fn start(auth: Auth<'_>) -> Registry {
+        Registry::serve(auth, None)
+    }
+
+    /// A registry speaking https only, with `tls`.
+    pub fn start_tls(auth: Auth<'_>, tls: &Tls<'_>) -> Registry {
+        Registry::serve(auth, Some(tls))
+    }
+
+    fn serve(auth: Auth<'_>, tls: Option<&Tls<'_>>) -> Registry {
         let dir = Scratch::new("reg");
         let port = free_port();
         let auth = auth_config(&dir, &auth);
         let config = format!(
             "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
              storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
-             http: {{addr: '127.0.0.1:{port}', secret: reimage-test-secret}}\n{auth}",
-            dir.path("data").display()
+             http: {{addr: '127.0.0.1:{port}', secret: reimage-test-secret{}}}\n{auth}",
+            dir.path("data").display(),
+            tls.map_or_else(String::new, tls_config)
         );
         std::fs::write(dir.path("config.yml"), config).unwrap();
         let log = dir.path("registry.log");
@@ -174,15 +199,30 @@ impl Registry {
         wait_listening(port, &mut guard, &dir);
         Registry {
             host: format!("127.0.0.1:{port}"),
+            port,
             log,
+            scheme: if tls.is_some() { "https" } else { "http" },
             _child: guard,
             _dir: dir,
         }
     }
 
+    /// `http://127.0.0.1:PORT`, or `https://…` for a TLS registry.
     pub fn base(&self) -> String {
-        format!("http://{}", self.host)
+        format!("{}://{}", self.scheme, self.host)
     }
+}
+
+/// `, tls: {…}`: the `http.tls` entries of a registry's configuration.
+fn tls_config(tls: &Tls<'_>) -> String {
+    let client_cas = tls.client_cas.map_or_else(String::new, |ca| {
+        format!(", clientcas: ['{}']", ca.display())
+    });
+    format!(
+        ", tls: {{certificate: '{}', key: '{}'{client_cas}}}",
+        tls.cert.display(),
+        tls.key.display()
+    )
 }
 
 fn auth_config(dir: &Scratch, auth: &Auth<'_>) -> String {
@@ -227,8 +267,9 @@ fn wait_listening(port: u16, child: &mut ChildGuard, dir: &Scratch) {
 
 /// A loopback listener whose connections are handled on a thread of its own until it is
 /// dropped; dropping it wakes the accept loop with one last connection and joins the thread.
-/// The token service and both proxies are one of these.
-struct Server {
+/// The token service, the proxies and the servers of `common::connect_proxy` and
+/// `common::redirect` are one of these.
+pub(super) struct Server {
     port: u16,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -236,7 +277,7 @@ struct Server {
 
 impl Server {
     /// Listens on a free port of 127.0.0.1 and hands every connection to `handle`.
-    fn start(mut handle: impl FnMut(TcpStream) + Send + 'static) -> Server {
+    pub(super) fn start(mut handle: impl FnMut(TcpStream) + Send + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop: Arc<AtomicBool> = Arc::default();
@@ -258,8 +299,12 @@ impl Server {
         }
     }
 
-    fn host(&self) -> String {
+    pub(super) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    pub(super) fn port(&self) -> u16 {
+        self.port
     }
 }
 
@@ -429,10 +474,16 @@ fn openssl_sign(key: &Path, input: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------- tiny HTTP helpers
 
 /// The request line and headers of one HTTP/1.1 request (no body is expected).
-fn read_head(stream: &mut TcpStream) -> String {
+pub(super) fn read_head(stream: &mut TcpStream) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    read_head_from(stream)
+}
+
+/// [`read_head`] from any stream (a TLS one too), read byte by byte so that nothing after
+/// the head is taken; the caller sets any timeout.
+pub(super) fn read_head_from(stream: &mut impl Read) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -444,7 +495,8 @@ fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
-fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+/// The value of the first header `name` (any case) of a request head.
+pub(super) fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
     head.lines().skip(1).find_map(|line| {
         let (key, value) = line.split_once(':')?;
         key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
@@ -786,9 +838,16 @@ pub struct Pusher<'a> {
 
 impl<'a> Pusher<'a> {
     pub fn new(base: String, auth: AuthFor<'a>) -> Pusher<'a> {
+        Pusher::with_tls(base, auth, ureq::tls::TlsConfig::default())
+    }
+
+    /// A pusher to an `https://` base, trusting and presenting what `tls` says (see
+    /// `common::pki::Pki::pusher_tls`).
+    pub fn with_tls(base: String, auth: AuthFor<'a>, tls: ureq::tls::TlsConfig) -> Pusher<'a> {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
+            .tls_config(tls)
             .build()
             .new_agent();
         Pusher { base, auth, agent }
@@ -913,6 +972,16 @@ pub fn fetch_manifest(base: &str, repo: &str, reference: &str) -> Option<Vec<u8>
         .proxy(None)
         .build()
         .new_agent();
+    fetch_manifest_with(&agent, base, repo, reference)
+}
+
+/// [`fetch_manifest`] with `agent` (one that trusts a TLS registry's CA, for instance).
+pub fn fetch_manifest_with(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    reference: &str,
+) -> Option<Vec<u8>> {
     let accept = "application/vnd.oci.image.index.v1+json, \
                   application/vnd.oci.image.manifest.v1+json, \
                   application/vnd.docker.distribution.manifest.list.v2+json, \
@@ -941,8 +1010,8 @@ pub fn basic(user: &str, password: &str) -> String {
 
 // ---------------------------------------------------------------- running reimage
 
-/// Variables that would let the machine's own logins or proxies in.
-pub const CLEARED: [&str; 12] = [
+/// Variables that would let the machine's own logins, proxies or trusted certificates in.
+pub const CLEARED: [&str; 14] = [
     "DOCKER_CONFIG",
     "REGISTRY_AUTH_FILE",
     "XDG_RUNTIME_DIR",
@@ -955,9 +1024,12 @@ pub const CLEARED: [&str; 12] = [
     "all_proxy",
     "NO_PROXY",
     "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 ];
 
-/// `reimage` run in `dir`, with `dir` as HOME and no credentials or proxies from outside.
+/// `reimage` run in `dir`, with `dir` as HOME and no credentials, proxies or trusted
+/// certificates from outside.
 pub fn reimage(dir: &Scratch) -> Command {
     let mut cmd = super::reimage();
     for var in CLEARED {

@@ -33,6 +33,7 @@ mod plugin;
 mod properties;
 mod readme;
 mod registry;
+mod registry_tls;
 mod sarif;
 
 fn main() {
@@ -42,6 +43,7 @@ fn main() {
     let trials = harness::checked(vec![
         hostile::tests(),
         registry::tests(),
+        registry_tls::tests(),
         differential::tests(),
         copy_lists::tests(),
         fixtures::tests(),
