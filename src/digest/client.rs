@@ -244,12 +244,17 @@ fn detail(reply: &Reply) -> String {
     }
 }
 
-/// The first `errors[].code` of a distribution error body.
+/// The first `errors[].code` of a distribution error body, if it is what the distribution spec
+/// says a code is: uppercase letters and underscores. Nothing else of the body is shown, and
+/// neither is a code of any other form, which could be text the registry echoes from the
+/// request (such as a base64 `Authorization` value).
 fn error_code(body: &[u8]) -> Option<String> {
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = json.get("errors")?.get(0)?.get("code")?.as_str()?;
-    let safe = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    safe.then(|| code.to_string())
+    let spec = !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    spec.then(|| code.to_string())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -266,5 +271,13 @@ mod tests {
         assert_eq!(error_code(body).as_deref(), Some("MANIFEST_UNKNOWN"));
         assert_eq!(error_code(b"not json"), None);
         assert_eq!(error_code(br#"{"errors":[{"code":"a b"}]}"#), None);
+        // An echoed `Basic` value is alphanumeric; codes are uppercase and underscores.
+        let echoed = br#"{"errors":[{"code":"YWxpY2U6czNjcmV0","message":"YWxpY2U6czNjcmV0"}]}"#;
+        assert_eq!(error_code(echoed), None);
+        assert_eq!(
+            error_code(br#"{"errors":[{"code":"TOOMANYREQUESTS"}]}"#).as_deref(),
+            Some("TOOMANYREQUESTS")
+        );
+        assert_eq!(error_code(br#"{"errors":[{"code":""}]}"#), None);
     }
 }

@@ -1,6 +1,7 @@
 //! `reimage lock` and `--resolve` against real registries (Debian's `docker-registry`, started
 //! by `common::registry` on 127.0.0.1), through the real binary: anonymous access, Basic auth
-//! from a Docker config, the Bearer token flow with a credential helper, a missing tag, an
+//! from a Docker config (and a broken one, whose login shows in no output or log), the Bearer
+//! token flow with a credential helper, a missing tag, an
 //! unreachable registry, 429 then success, the index digest of a multi-arch image, the GET
 //! fallback without a digest header, `--source`, `lock --update` idempotence, `--parallel`
 //! lookups under way at once (exactly that many, counted at a barrier, each image asked once)
@@ -29,6 +30,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         anonymous_lock_and_resolve_pin_single_and_multi_arch_images,
         lock_update_is_idempotent_and_a_failed_run_writes_nothing,
         basic_auth_comes_from_the_docker_config,
+        a_broken_credentials_file_fails_without_showing_the_login,
         bearer_token_flow_with_a_credential_helper,
         missing_tags_and_unreachable_registries_fail_with_every_image_listed,
         retries_after_429_and_hashes_the_body_without_a_digest_header,
@@ -238,6 +240,75 @@ fn basic_auth_comes_from_the_docker_config() -> Ran {
     assert_ok(&inline);
     assert!(stdout(&inline).contains(&format!("{h}/private/app:1@{digest}")));
     assert_no_secret(&inline, password);
+    Ok(())
+}
+
+/// A Docker config whose entry for the registry is broken, with a real login in it: `lock`
+/// fails, names the file and the entry and says what is wrong, and neither the `auth` (base64 of
+/// `user:password`) nor the password shows on standard output, on standard error or in the
+/// `--log` file.
+fn a_broken_credentials_file_fails_without_showing_the_login() -> Ran {
+    registry_tools()?;
+    let (user, password) = ("carol", "never-shown-8814");
+    let registry = Registry::start(Auth::Basic { user, password });
+    let push = Pusher::new(
+        registry.base(),
+        Box::new(move |_| Some(basic(user, password))),
+    );
+    push.single_arch("private/app", "1");
+    let h = &registry.host;
+    let input = workload(&[&format!("{h}/private/app:1")]);
+    let dir = Scratch::new("broken-login");
+    let auth = base64_of(&format!("{user}:{password}"));
+    let entry = format!("the `auths` entry `{h}`");
+    let shapes = [
+        (
+            "a string",
+            format!(r#"{{"auths": {{"{h}": "{auth}"}}}}"#),
+            format!("{entry} is a string, not an object with `auth`, `username`/`password` or `identitytoken`; log in again"),
+        ),
+        (
+            "a password that is not a string",
+            format!(r#"{{"auths": {{"{h}": {{"username": "{user}", "password": ["{password}"]}}}}}}"#),
+            format!("{entry} has a `password` that is an array, not a string"),
+        ),
+        (
+            "cut short after the secret",
+            format!(r#"{{"auths": {{"{h}": {{"auth": "{auth}"#),
+            "config.json ends in the middle of its JSON (line 1, column ".to_string(),
+        ),
+    ];
+    std::fs::create_dir_all(dir.path("docker")).unwrap();
+    for (i, (shape, json, expected)) in shapes.into_iter().enumerate() {
+        std::fs::write(dir.path("docker/config.json"), json).unwrap();
+        let log = dir.path(&format!("{i}.log"));
+        let mut cmd = reimage(&dir);
+        cmd.env("DOCKER_CONFIG", dir.path("docker"));
+        let out = run(
+            cmd,
+            &["lock", "--explain", "--log", log.to_str().unwrap()],
+            &input,
+        );
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{shape}: {message}");
+        assert!(!dir.path("images.lock.yaml").exists(), "{shape}");
+        let logged = read(&log);
+        for text in [&message, &logged] {
+            assert!(
+                text.contains("authentication failed: cannot read the credentials: ")
+                    && text.contains(&expected),
+                "{shape}: {expected:?} missing in:\n{text}"
+            );
+        }
+        for text in [&stdout(&out), &message, &logged] {
+            for secret in [password, &auth] {
+                assert!(
+                    !text.contains(secret),
+                    "{shape}: `{secret}` shown in:\n{text}"
+                );
+            }
+        }
+    }
     Ok(())
 }
 
