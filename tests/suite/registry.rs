@@ -1,11 +1,11 @@
 //! `reimage lock` and `--resolve` against real registries (Debian's `docker-registry`, started
 //! by `common::registry` on 127.0.0.1), through the real binary: anonymous access, Basic auth
 //! from a Docker config (and a broken one, whose login shows in no output or log), the Bearer
-//! token flow with a credential helper, a missing tag, an
-//! unreachable registry, 429 then success, the index digest of a multi-arch image, the GET
-//! fallback without a digest header, `--source`, `lock --update` idempotence, `--parallel`
-//! lookups under way at once (exactly that many, counted at a barrier, each image asked once)
-//! — and proof that a render without `--resolve` opens no socket.
+//! token flow with a credential helper, a missing tag, an unreachable registry, 429 then
+//! success, the index digest of a multi-arch image, the GET fallback without a digest header,
+//! sha512 digests (checked, locked, pinned), `--source`, `lock --update` idempotence,
+//! `--parallel` lookups under way at once (exactly that many, counted at a barrier, each image
+//! asked once) — and proof that a render without `--resolve` opens no socket.
 //!
 //! Without the registry tools (`bash scripts/setup.sh` installs them) these tests are reported
 //! as ignored, with what to install; with `CI=true` they fail instead. Tests never install
@@ -20,8 +20,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, free_port, is_root, registry_tools, reimage, sha256, workload, Auth, BarrierProxy,
-    ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
+    basic, fetch_manifest, free_port, is_root, registry_tools, reimage, sha256, sha512, workload,
+    Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
 use common::{Ran, Skip};
 
@@ -34,6 +34,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         bearer_token_flow_with_a_credential_helper,
         missing_tags_and_unreachable_registries_fail_with_every_image_listed,
         retries_after_429_and_hashes_the_body_without_a_digest_header,
+        sha512_digests_are_checked_locked_and_pinned,
         resolve_asks_parallel_requests_at_once,
         source_resolves_at_the_original_registry_and_keys_the_mirror,
         a_render_without_resolve_makes_no_socket_call,
@@ -485,14 +486,95 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() -> Ran {
         read(&dir.path("bare.yaml")).contains(&index),
         "sha256 of the index body"
     );
-    let methods: Vec<String> = bare
+    assert_eq!(methods(&bare), ["HEAD", "GET"]);
+    Ok(())
+}
+
+/// The methods a stub proxy was asked, in order.
+fn methods(proxy: &StubProxy) -> Vec<String> {
+    proxy
         .seen
         .lock()
         .unwrap()
         .iter()
         .map(|(m, _)| m.clone())
-        .collect();
-    assert_eq!(methods, ["HEAD", "GET"]);
+        .collect()
+}
+
+/// A registry that names manifests by sha512 (a proxy gives the digest header the sha512 of the
+/// body: Debian's `docker-registry` refuses a manifest pushed by a sha512 digest and names
+/// every manifest by sha256). `lock` takes the sha512 from the HEAD, or, when the HEAD has no
+/// header, checks the GET's body against the sha512 its header names; the lock file carries it
+/// and a render pins `name:tag@sha512:…`, from the lock file or with `--resolve`. A sha512
+/// header that the body does not match fails the run, saying what the bytes hash to.
+fn sha512_digests_are_checked_locked_and_pinned() -> Ran {
+    registry_tools()?;
+    let registry = Registry::start(Auth::Open);
+    let push = Pusher::new(registry.base(), Box::new(|_| None));
+    push.single_arch("app", "1.0");
+    let (_, index_bytes) = push.multi_arch("multi", "2.0");
+    let app_bytes = fetch_manifest(&registry.base(), "app", "1.0").unwrap();
+    let dir = Scratch::new("sha512");
+
+    let named = StubProxy::start(&registry.host, ProxyMode::Sha512Digest);
+    let app = format!("{}/app:1.0", named.host);
+    let digest = sha512(&app_bytes);
+    assert_eq!(digest.len(), "sha512:".len() + 128);
+    let input = workload(&[&app]);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "l.yaml", "--explain"],
+        &input,
+    );
+    assert_ok(&out);
+    assert_eq!(
+        read(&dir.path("l.yaml")),
+        format!("version: 1\nimages:\n  {app}: {digest}\n")
+    );
+    assert!(stderr(&out).contains(&format!("lock: {app} → {digest}")));
+    assert_eq!(methods(&named), ["HEAD"], "the HEAD's header is taken");
+    let pinned = run(reimage(&dir), &["--lock", "l.yaml"], &input);
+    assert_ok(&pinned);
+    assert!(
+        stdout(&pinned).contains(&format!("image: {app}@{digest}\n")),
+        "{}",
+        stdout(&pinned)
+    );
+    let inline = run(reimage(&dir), &["--resolve"], &input);
+    assert_ok(&inline);
+    assert_eq!(stdout(&inline), stdout(&pinned));
+
+    let on_get = StubProxy::start(&registry.host, ProxyMode::Sha512OnGet);
+    let multi = format!("{}/multi:2.0", on_get.host);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "get.yaml"],
+        &workload(&[&multi]),
+    );
+    assert_ok(&out);
+    assert_eq!(
+        read(&dir.path("get.yaml")),
+        format!("version: 1\nimages:\n  {multi}: {}\n", sha512(&index_bytes))
+    );
+    assert_eq!(methods(&on_get), ["HEAD", "GET"]);
+
+    let wrong = StubProxy::start(&registry.host, ProxyMode::WrongSha512OnGet);
+    let app = format!("{}/app:1.0", wrong.host);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "wrong.yaml"],
+        &workload(&[&app]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let claimed = sha512(&[app_bytes.as_slice(), b" "].concat());
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!(
+            "the registry says the manifest is `{claimed}`, but its bytes hash to `{digest}`"
+        )),
+        "{message}"
+    );
+    assert!(!dir.path("wrong.yaml").exists());
     Ok(())
 }
 
