@@ -364,6 +364,19 @@ mod tests {
         assert_eq!(empty, Lock::default());
     }
 
+    /// A sha512 digest, as a registry that hashes by sha512 gives it: read and written as it is.
+    #[test]
+    fn sha512_digests_are_read_and_written_back() {
+        let d512 = format!("sha512:{}", "0123456789abcdef".repeat(8));
+        let text = format!("version: 1\nimages:\n  docker.io/library/nginx:1.25: {d512}\n");
+        let lock = Lock::from_yaml(&text).unwrap();
+        assert_eq!(
+            lock.digest_for(&Reference::parse("nginx:1.25").unwrap()),
+            Some(d512.as_str())
+        );
+        assert_eq!(lock.to_yaml().unwrap(), text);
+    }
+
     const E: &str = "sha256:0bc88eb15f9e7f84e8e56c14fa5735aaa488b840983f87bd79b1054190e660de";
 
     #[test]

@@ -60,7 +60,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-pub use digest::{check_digest, is_sha256, DigestError, DIGEST_FORM};
+pub use digest::{check_digest, DigestError, DIGEST_FORM};
 pub use tag::{check_tag, TagError, TAG_FORM};
 
 /// The registry that names without a written domain live on.

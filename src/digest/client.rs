@@ -1,8 +1,9 @@
 //! The registry client, the one [`Resolver`] that talks to the network: HEAD of the manifest
-//! with the [`ACCEPT`] list, `Docker-Content-Digest` checked; GET and sha256 of the body when
-//! the header is missing. A 401 brings a challenge: Bearer (token from the realm, see `token`)
-//! or Basic, with credentials from `credentials`. Challenges are remembered per registry and
-//! tokens per registry and scope, so later lookups go straight to the right login.
+//! with the [`ACCEPT`] list, `Docker-Content-Digest` checked (sha256 or sha512); GET when the
+//! header is missing, the body hashed by the algorithm the GET's header names (and checked
+//! against it), else by sha256. A 401 brings a challenge: Bearer (token from the realm, see
+//! `token`) or Basic, with credentials from `credentials`. Challenges are remembered per
+//! registry and tokens per registry and scope, so later lookups go straight to the right login.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,7 +17,7 @@ use super::endpoint::{tag_or_digest, Endpoint};
 use super::error::{ResolveError, Target};
 use super::http::{Http, Method, Reply, Request};
 use super::login::Credential;
-use super::manifest::{check_digest, check_media_type, sha256_of, ACCEPT};
+use super::manifest::{check_digest, check_media_type, Algorithm, ACCEPT};
 use super::proxy::Proxies;
 use super::settings::Settings;
 use super::token::{self, basic_header, TokenRequest};
@@ -111,23 +112,27 @@ impl Session<'_> {
         }
     }
 
-    /// GET the manifest and hash it; a digest header, if any, must agree.
+    /// GET the manifest and hash it: by the algorithm of its digest header, which must agree,
+    /// or by sha256 when there is none.
     fn by_body(&self) -> Result<Resolved, ResolveError> {
         let get = self.fetch(false)?;
         if get.status != 200 {
             return Err(self.status_error(&get));
         }
         self.media_type(&get)?;
-        let digest = sha256_of(&get.body);
-        if let Some(sent) = get.header("docker-content-digest") {
-            let sent = check_digest(sent).map_err(|p| self.digest_error(p))?;
-            if sent != digest {
-                return Err(self.digest_error(format!(
-                    "the registry says the manifest is `{sent}`, but its bytes hash to `{digest}`; a proxy may be changing them"
-                )));
-            }
+        let sent = get
+            .header("docker-content-digest")
+            .map(check_digest)
+            .transpose()
+            .map_err(|p| self.digest_error(p))?;
+        let algorithm = sent.as_deref().map_or(Algorithm::Sha256, Algorithm::of);
+        let digest = algorithm.digest(&get.body);
+        match sent {
+            Some(sent) if sent != digest => Err(self.digest_error(format!(
+                "the registry says the manifest is `{sent}`, but its bytes hash to `{digest}`; a proxy may be changing them"
+            ))),
+            _ => Ok(Resolved { digest }),
         }
-        Ok(Resolved { digest })
     }
 
     /// One request, logging in and sending it again after a 401 with a challenge.
@@ -263,12 +268,17 @@ fn detail(reply: &Reply) -> String {
     }
 }
 
-/// The first `errors[].code` of a distribution error body.
+/// The first `errors[].code` of a distribution error body, if it is what the distribution spec
+/// says a code is: uppercase letters and underscores. Nothing else of the body is shown, and
+/// neither is a code of any other form, which could be text the registry echoes from the
+/// request (such as a base64 `Authorization` value).
 fn error_code(body: &[u8]) -> Option<String> {
     let json: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = json.get("errors")?.get(0)?.get("code")?.as_str()?;
-    let safe = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    safe.then(|| code.to_string())
+    let spec = !code.is_empty()
+        && code.len() <= 64
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    spec.then(|| code.to_string())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -285,5 +295,13 @@ mod tests {
         assert_eq!(error_code(body).as_deref(), Some("MANIFEST_UNKNOWN"));
         assert_eq!(error_code(b"not json"), None);
         assert_eq!(error_code(br#"{"errors":[{"code":"a b"}]}"#), None);
+        // An echoed `Basic` value is alphanumeric; codes are uppercase and underscores.
+        let echoed = br#"{"errors":[{"code":"YWxpY2U6czNjcmV0","message":"YWxpY2U6czNjcmV0"}]}"#;
+        assert_eq!(error_code(echoed), None);
+        assert_eq!(
+            error_code(br#"{"errors":[{"code":"TOOMANYREQUESTS"}]}"#).as_deref(),
+            Some("TOOMANYREQUESTS")
+        );
+        assert_eq!(error_code(br#"{"errors":[{"code":""}]}"#), None);
     }
 }

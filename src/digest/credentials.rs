@@ -6,40 +6,22 @@
 //! The client asks only after a registry answered 401, and each registry once, however many
 //! lookups ask for it at the same time; lookups for different registries run their credential
 //! helpers side by side. Secrets stay in [`Credential`], whose `Debug` hides them; no message
-//! built here contains one.
+//! built here contains one: a file that cannot be used is described by its name, the entry
+//! and what is wrong with its shape (see `file`), and a helper by its name and exit status.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use base64::Engine;
-use serde::Deserialize;
-
 use super::endpoint::Endpoint;
 use super::helper::Helpers;
 use super::login::Credential;
 
-/// One auth file: Docker's `config.json` and podman's `auth.json` share this shape.
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AuthFile {
-    #[serde(default)]
-    auths: BTreeMap<String, AuthEntry>,
-    #[serde(default)]
-    cred_helpers: BTreeMap<String, String>,
-    #[serde(default)]
-    creds_store: Option<String>,
-}
+mod file;
 
-#[derive(Default, Deserialize)]
-struct AuthEntry {
-    auth: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    identitytoken: Option<String>,
-}
+use file::AuthFile;
 
 /// What a lookup finds: a login, none, or why the search failed.
 type Answer = Result<Option<Credential>, String>;
@@ -114,13 +96,18 @@ impl Credentials {
         }
         let entries = file.auths.iter().filter(|(k, _)| endpoint.matches_key(k));
         for (key, entry) in entries {
-            if let Some(found) = decode(entry).map_err(|why| {
+            let found = match entry {
+                Ok(entry) => entry.credential().map_err(str::to_string),
+                Err(why) => Err(why.clone()),
+            };
+            let found = found.map_err(|why| {
                 format!(
                     "{}: the `auths` entry `{key}` {why}; log in again",
                     path.display()
                 )
-            })? {
-                return Ok(Some(found));
+            })?;
+            if found.is_some() {
+                return Ok(found);
             }
         }
         match &file.creds_store {
@@ -130,46 +117,12 @@ impl Credentials {
     }
 }
 
-/// An `auths` entry: `identitytoken`, base64 `auth`, or `username` and `password`.
-fn decode(entry: &AuthEntry) -> Result<Option<Credential>, &'static str> {
-    if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
-        return Ok(Some(Credential::IdentityToken(token.clone())));
-    }
-    if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(auth.trim())
-            .map_err(|_| "has an `auth` that is not base64")?;
-        let text = String::from_utf8(bytes).map_err(|_| "has an `auth` that is not text")?;
-        let (username, password) = text
-            .split_once(':')
-            .ok_or("has an `auth` that is not `user:password`")?;
-        return Ok(Some(Credential::Basic {
-            username: username.to_string(),
-            password: password.to_string(),
-        }));
-    }
-    match (&entry.username, &entry.password) {
-        (Some(username), Some(password)) if !username.is_empty() => Ok(Some(Credential::Basic {
-            username: username.clone(),
-            password: password.clone(),
-        })),
-        _ => Ok(None),
-    }
-}
-
+/// The file at `path`, or why it cannot be used: its name and what is wrong, nothing of what
+/// it holds.
 fn read_file(path: &Path) -> Result<AuthFile, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if text.trim().is_empty() {
-        return Ok(AuthFile::default());
-    }
-    // serde_json's messages quote no input, so no secret can leak through them.
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} is not a valid auth file: {e}; fix or remove it",
-            path.display()
-        )
-    })
+    AuthFile::parse(&text).map_err(|why| format!("{} {why}; fix or remove it", path.display()))
 }
 
 /// The auth files to read, Docker's first.
@@ -207,7 +160,7 @@ mod tests {
         Endpoint::new(&Reference::parse(image).unwrap(), &[], |_| false)
     }
 
-    fn store(name: &str, json: &str) -> (Credentials, PathBuf) {
+    fn store(name: &str, json: impl AsRef<[u8]>) -> (Credentials, PathBuf) {
         let dir = std::env::temp_dir().join(format!("reimage-creds-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.json");
@@ -346,17 +299,8 @@ printf '{"ServerURL":"%s","Username":"%s","Secret":"pw"}\n' "$server" "$server"
     }
 
     #[test]
-    fn broken_files_and_missing_helpers_are_errors_without_secrets() {
+    fn missing_helpers_are_errors_that_name_them() {
         let (creds, dir) = store(
-            "bad",
-            r#"{"auths": {"r.example": {"auth": "%%%c2VjcmV0"}}}"#,
-        );
-        let err = creds.lookup(&endpoint("r.example/a")).unwrap_err();
-        assert!(
-            err.contains("not base64") && !err.contains("c2VjcmV0"),
-            "{err}"
-        );
-        let (creds, dir2) = store(
             "helper",
             r#"{"credHelpers": {"r.example": "reimage-no-such-helper"}}"#,
         );
@@ -365,11 +309,242 @@ printf '{"ServerURL":"%s","Username":"%s","Secret":"pw"}\n' "$server" "$server"
             err.contains("docker-credential-reimage-no-such-helper` is not installed"),
             "{err}"
         );
-        let (creds, dir3) = store("json", "{not json");
-        assert!(creds
-            .lookup(&endpoint("r.example/a"))
-            .unwrap_err()
-            .contains("not a valid auth file"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The login of the broken files below, and every way it could show: the parts, `auth`
+    /// (base64 of `user:password`), and the base64 of each part.
+    const USER: &str = "leaky-user-31";
+    const PASSWORD: &str = "leaky-pw-4187";
+
+    fn base64(bytes: impl AsRef<[u8]>) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn auth() -> String {
+        base64(format!("{USER}:{PASSWORD}"))
+    }
+
+    /// `problem` (the lookup's error) as it reaches the user: as it is and wrapped as the
+    /// client wraps it, each by `Display` and by `Debug`.
+    fn every_rendering(problem: &str) -> Vec<String> {
+        let wrapped = crate::digest::error::ResolveError::Auth {
+            target: Box::new(crate::digest::error::Target {
+                image: "r.example/a".into(),
+                registry: "r.example".into(),
+                repository: "a".into(),
+                tag: "latest".into(),
+            }),
+            problem: format!("cannot read the credentials: {problem}"),
+        };
+        vec![
+            problem.to_string(),
+            format!("{problem:?}"),
+            wrapped.to_string(),
+            format!("{wrapped:?}"),
+        ]
+    }
+
+    fn assert_no_secret(text: &str, secrets: &[String]) {
+        let leaks: Vec<&String> = secrets
+            .iter()
+            .filter(|s| text.contains(s.as_str()))
+            .collect();
+        assert!(leaks.is_empty(), "{leaks:?} leaked in: {text}");
+    }
+
+    /// Each broken shape gives an error that names the file, the entry and what is wrong, and
+    /// holds no secret in any rendering.
+    #[test]
+    fn broken_files_are_errors_without_secrets() {
+        let auth = auth();
+        let no_colon = base64(format!("{USER}{PASSWORD}"));
+        let not_text = base64([USER.as_bytes(), b":\xff", PASSWORD.as_bytes()].concat());
+        let entry = "the `auths` entry `r.example`";
+        let cases: Vec<(&str, String, String)> = vec![
+            (
+                "string",
+                format!(r#"{{"auths": {{"r.example": "{auth}"}}}}"#),
+                format!("{entry} is a string, not an object with `auth`, `username`/`password` or `identitytoken`; log in again"),
+            ),
+            (
+                "number",
+                r#"{"auths": {"r.example": 41873141592653}}"#.into(),
+                format!("{entry} is a number, not an object"),
+            ),
+            (
+                "array",
+                format!(r#"{{"auths": {{"r.example": ["{auth}", "{PASSWORD}"]}}}}"#),
+                format!("{entry} is an array, not an object"),
+            ),
+            (
+                "bool",
+                r#"{"auths": {"r.example": true}}"#.into(),
+                format!("{entry} is true or false, not an object"),
+            ),
+            (
+                "notbase64",
+                format!(r#"{{"auths": {{"r.example": {{"auth": "%%%{auth}"}}}}}}"#),
+                format!("{entry} has an `auth` that is not base64; log in again"),
+            ),
+            (
+                "nottext",
+                format!(r#"{{"auths": {{"r.example": {{"auth": "{not_text}"}}}}}}"#),
+                format!("{entry} has an `auth` that is not text"),
+            ),
+            (
+                "nocolon",
+                format!(r#"{{"auths": {{"r.example": {{"auth": "{no_colon}"}}}}}}"#),
+                format!("{entry} has an `auth` that is not `user:password`"),
+            ),
+            (
+                "authtype",
+                format!(r#"{{"auths": {{"r.example": {{"auth": ["{auth}"]}}}}}}"#),
+                format!("{entry} has an `auth` that is an array, not a string"),
+            ),
+            (
+                "usertype",
+                format!(r#"{{"auths": {{"r.example": {{"username": ["{USER}"], "password": "{PASSWORD}"}}}}}}"#),
+                format!("{entry} has a `username` that is an array, not a string"),
+            ),
+            (
+                "passwordtype",
+                format!(r#"{{"auths": {{"r.example": {{"username": "{USER}", "password": {{"v": "{PASSWORD}"}}}}}}}}"#),
+                format!("{entry} has a `password` that is an object, not a string"),
+            ),
+            (
+                "tokentype",
+                r#"{"auths": {"r.example": {"identitytoken": 41873141592653}}}"#.into(),
+                format!("{entry} has an `identitytoken` that is a number, not a string"),
+            ),
+            (
+                "truncated",
+                format!(r#"{{"auths": {{"r.example": {{"auth": "{auth}"#),
+                "config.json ends in the middle of its JSON (line 1, column 70); fix or remove it".into(),
+            ),
+            (
+                "truncatedline",
+                format!("{{\"auths\": {{\n  \"r.example\": {{\"password\": \"{PASSWORD}\",\n"),
+                "config.json ends in the middle of its JSON (line 3, column 0)".into(),
+            ),
+            (
+                "notjson",
+                format!("[auths]\nr.example = {auth}\n"),
+                "config.json is not JSON (line 1, column 2); fix or remove it".into(),
+            ),
+            (
+                "escape",
+                format!(r#"{{"auths": {{"r.example": {{"auth": "{auth}\q{PASSWORD}"}}}}}}"#),
+                "config.json is not JSON (line 1, column 72)".into(),
+            ),
+            (
+                "control",
+                format!("{{\"auths\": {{\"r.example\": {{\"password\": \"{PASSWORD}\u{1}\"}}}}}}"),
+                "config.json is not JSON (line 1, column 52)".into(),
+            ),
+            (
+                "trailing",
+                format!(r#"{{"auths": {{}}}} {PASSWORD}"#),
+                "config.json is not JSON (line 1, column 15)".into(),
+            ),
+            (
+                "top",
+                format!(r#"["{auth}"]"#),
+                "config.json is an array, not a JSON object; fix or remove it".into(),
+            ),
+            (
+                "auths",
+                format!(r#"{{"auths": "{auth}"}}"#),
+                "config.json has an `auths` that is a string, not an object; fix or remove it".into(),
+            ),
+            (
+                "helpers",
+                format!(r#"{{"credHelpers": {{"r.example": {{"secret": "{PASSWORD}"}}}}}}"#),
+                "config.json has a `credHelpers` entry `r.example` that is an object, not the name of a helper".into(),
+            ),
+            (
+                "store",
+                format!(r#"{{"credsStore": ["{PASSWORD}"]}}"#),
+                "config.json has a `credsStore` that is an array, not the name of a helper".into(),
+            ),
+        ];
+        let secrets: Vec<String> = [
+            USER.to_string(),
+            PASSWORD.to_string(),
+            auth.clone(),
+            no_colon.clone(),
+            not_text.clone(),
+            base64(USER),
+            base64(PASSWORD),
+            "41873141592653".to_string(),
+        ]
+        .into();
+        let mut wrong = Vec::new();
+        for (name, json, expected) in cases {
+            let (creds, dir) = store(&format!("broken-{name}"), &json);
+            let err = creds.lookup(&endpoint("r.example/a")).unwrap_err();
+            let file = dir.join("config.json").display().to_string();
+            if !err.contains(&expected) || !err.starts_with(&file) {
+                wrong.push(format!("{name}: {err}"));
+            }
+            for text in every_rendering(&err) {
+                assert_no_secret(&text, &secrets);
+            }
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+        assert!(
+            wrong.is_empty(),
+            "not the file's name and the expected reason:\n{}",
+            wrong.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_text_is_an_error_without_its_bytes() {
+        let bytes = [
+            br#"{"auths": {"r.example": {"password": ""#,
+            PASSWORD.as_bytes(),
+            b"\xff\"}}}",
+        ]
+        .concat();
+        let (creds, dir) = store("binary", bytes);
+        let err = creds.lookup(&endpoint("r.example/a")).unwrap_err();
+        assert!(
+            err.starts_with("cannot read ") && err.contains("UTF-8"),
+            "{err}"
+        );
+        for text in every_rendering(&err) {
+            assert_no_secret(&text, &[PASSWORD.to_string()]);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An entry that cannot be used fails the lookups of its registry only; a broken file
+    /// fails them all.
+    #[test]
+    fn a_broken_entry_fails_only_its_registry() {
+        let json = format!(
+            r#"{{"auths": {{"r.example": "{}", "ok.example": {{"username": "u", "password": "p"}}}}}}"#,
+            auth()
+        );
+        let (creds, dir) = store("oneentry", json);
+        assert!(creds.lookup(&endpoint("r.example/a")).is_err());
+        assert_eq!(
+            creds.lookup(&endpoint("ok.example/a")).unwrap(),
+            Some(Credential::Basic {
+                username: "u".into(),
+                password: "p".into()
+            })
+        );
+        assert_eq!(creds.lookup(&endpoint("other.example/a")).unwrap(), None);
+        let (creds, dir2) = store("wholefile", r#"{"auths": [], "credHelpers": {}}"#);
+        assert!(creds.lookup(&endpoint("other.example/a")).is_err());
+        let (creds, dir3) = store(
+            "nulls",
+            "\u{feff}{\"auths\": {\"r.example\": null}, \"credsStore\": null}",
+        );
+        assert_eq!(creds.lookup(&endpoint("r.example/a")).unwrap(), None);
         for d in [dir, dir2, dir3] {
             std::fs::remove_dir_all(d).unwrap();
         }

@@ -40,7 +40,8 @@ use crate::reference::Reference;
 /// A reference's manifest digest, as a registry gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// `sha256:` and 64 lowercase hex digits: of the index for a multi-arch image.
+    /// `sha256:` and 64 lowercase hex digits, or `sha512:` and 128, as the registry named
+    /// it: of the index for a multi-arch image.
     pub digest: String,
 }
 

@@ -96,11 +96,6 @@ pub fn check_digest(digest: &str) -> Result<(), DigestError> {
     Ok(())
 }
 
-/// Whether `digest` is a valid `sha256` digest (the one algorithm registries are asked for).
-pub fn is_sha256(digest: &str) -> bool {
-    digest.starts_with("sha256:") && check_digest(digest).is_ok()
-}
-
 /// algorithm := component (separator component)*, component [a-z0-9]+, separator [+._-].
 fn is_algorithm(algorithm: &str) -> bool {
     algorithm.split(['+', '.', '_', '-']).all(|component| {
@@ -130,8 +125,6 @@ mod tests {
     fn registered_algorithms_with_their_lengths() {
         assert_eq!(check_digest(&format!("sha256:{HEX64}")), Ok(()));
         assert_eq!(check_digest(&format!("sha512:{HEX64}{HEX64}")), Ok(()));
-        assert!(is_sha256(&format!("sha256:{HEX64}")));
-        assert!(!is_sha256(&format!("sha512:{HEX64}{HEX64}")));
         let length = |algorithm, expected, got| DigestError::Length {
             algorithm,
             expected,

@@ -3,13 +3,14 @@
 //! it, or fails with `CI=true`), started on 127.0.0.1 ports chosen at run time — open, with
 //! htpasswd Basic auth, or with token auth backed by [`TokenService`], a small token issuer
 //! whose RS256 JWTs are signed with `openssl` — over plain http or, with [`Tls`] (certificates
-//! from `common::pki`), https only — plus a [`StubProxy`] that answers 429 once or
-//! drops the digest header, a [`BarrierProxy`] that holds requests until a given number are
-//! under way at once (so the tests count parallel lookups at a barrier, not within a delay), a
-//! [`LatencyProxy`] that holds every request for a while (a far registry, for the benchmark),
-//! helpers that push images over the registry HTTP API (https too) and fetch their manifests
-//! back, and [`reimage`] with [`workload`] to run the binary against them (shared by
-//! `tests/suite/registry.rs`, `tests/suite/registry_tls.rs`, `tests/suite/copy_lists.rs` and
+//! from `common::pki`), https only — plus a [`StubProxy`] that answers 429 once, drops the
+//! digest header or sends a sha512 one (right or wrong), a [`BarrierProxy`] that holds
+//! requests until a given number are under way at once (so the tests count parallel lookups
+//! at a barrier, not within a delay), a [`LatencyProxy`] that holds every request for a while
+//! (a far registry, for the benchmark), helpers that push images over the registry HTTP API
+//! (https too) and fetch their manifests back, and [`reimage`] with [`workload`] to run the
+//! binary against them (shared by `tests/suite/registry.rs`, `tests/suite/registry_tls.rs`,
+//! `tests/suite/copy_lists.rs` and
 //! `benches/resolve.rs`).
 //!
 //! Every process started here is owned by a guard that kills it by PID when dropped, also
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use super::Ran;
 
@@ -547,6 +548,17 @@ pub enum ProxyMode {
     TooManyOnce,
     /// Every answer loses its `Docker-Content-Digest` header.
     StripDigest,
+    /// Every manifest answer's `Docker-Content-Digest` is the sha512 of the manifest, as a
+    /// registry that hashes by sha512 sends it (Debian's `docker-registry` refuses a manifest
+    /// pushed by a sha512 digest, so a proxy stands in). A HEAD is asked upstream as a GET, to
+    /// have the bytes to hash, and answered without them.
+    Sha512Digest,
+    /// HEAD answers lose `Docker-Content-Digest`, so the client fetches the body; GET answers
+    /// carry the sha512 of the body.
+    Sha512OnGet,
+    /// As [`ProxyMode::Sha512OnGet`], but the sha512 of other bytes: a header the body does
+    /// not match.
+    WrongSha512OnGet,
 }
 
 /// A registry stand-in on its own port that forwards to a real registry, one connection at
@@ -570,13 +582,7 @@ impl StubProxy {
                 seen.push((method, Instant::now()));
                 seen.len() == 1
             };
-            let reply = if first && mode == ProxyMode::TooManyOnce {
-                b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
-            } else if mode == ProxyMode::StripDigest {
-                strip_digest(&forward(&upstream, &head))
-            } else {
-                forward(&upstream, &head)
-            };
+            let reply = stub_answer(mode, first, &upstream, &head);
             let _ = client.write_all(&reply);
         });
         StubProxy {
@@ -585,6 +591,36 @@ impl StubProxy {
             _server: server,
         }
     }
+}
+
+/// What the stub proxy answers to one request, the first it has seen or a later one.
+fn stub_answer(mode: ProxyMode, first: bool, upstream: &str, head: &str) -> Vec<u8> {
+    let is_head = head.starts_with("HEAD ");
+    match mode {
+        ProxyMode::TooManyOnce if first => b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        ProxyMode::TooManyOnce => forward(upstream, head),
+        ProxyMode::StripDigest => set_digest(&forward(upstream, head), None),
+        ProxyMode::Sha512OnGet | ProxyMode::WrongSha512OnGet if is_head => {
+            set_digest(&forward(upstream, head), None)
+        }
+        ProxyMode::Sha512Digest if is_head => {
+            // A GET upstream for the bytes to hash, answered as a HEAD is: the head alone.
+            let get = head.replacen("HEAD ", "GET ", 1);
+            let answer = with_sha512(&forward(upstream, &get), b"");
+            answer[..body_start(&answer)].to_vec()
+        }
+        ProxyMode::Sha512Digest | ProxyMode::Sha512OnGet => {
+            with_sha512(&forward(upstream, head), b"")
+        }
+        ProxyMode::WrongSha512OnGet => with_sha512(&forward(upstream, head), b" "),
+    }
+}
+
+/// A 200 answer with the sha512 of its body and then `extra` as its `Docker-Content-Digest`;
+/// any other answer without one.
+fn with_sha512(answer: &[u8], extra: &[u8]) -> Vec<u8> {
+    let digest = is_ok(answer).then(|| sha512(&[body(answer), extra].concat()));
+    set_digest(answer, digest.as_deref())
 }
 
 /// Sends the request upstream with `Connection: close` and returns the whole answer.
@@ -602,18 +638,37 @@ fn forward(upstream: &str, head: &str) -> Vec<u8> {
     answer
 }
 
-/// The answer without its `Docker-Content-Digest` header.
-fn strip_digest(answer: &[u8]) -> Vec<u8> {
-    let split = answer
+/// Where the head of an HTTP answer ends and its body starts.
+fn body_start(answer: &[u8]) -> usize {
+    answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .map_or(answer.len(), |p| p + 4);
-    let (head, body) = answer.split_at(split);
-    let head: String = String::from_utf8_lossy(head)
+        .map_or(answer.len(), |p| p + 4)
+}
+
+/// The body of an HTTP answer.
+fn body(answer: &[u8]) -> &[u8] {
+    &answer[body_start(answer)..]
+}
+
+/// Whether an HTTP answer has status 200.
+fn is_ok(answer: &[u8]) -> bool {
+    answer.starts_with(b"HTTP/1.1 200 ")
+}
+
+/// The answer with its `Docker-Content-Digest` header replaced by `digest`, or removed.
+fn set_digest(answer: &[u8], digest: Option<&str>) -> Vec<u8> {
+    let (head, body) = answer.split_at(body_start(answer));
+    let mut lines: Vec<String> = String::from_utf8_lossy(head)
         .split_inclusive("\r\n")
         .filter(|l| !l.to_ascii_lowercase().starts_with("docker-content-digest:"))
+        .map(str::to_string)
         .collect();
-    [head.as_bytes(), body].concat()
+    if let Some(digest) = digest {
+        // After the status line, before the blank line that ends the head.
+        lines.insert(1, format!("Docker-Content-Digest: {digest}\r\n"));
+    }
+    [lines.concat().as_bytes(), body].concat()
 }
 
 // ---------------------------------------------------------------- the latency proxy
@@ -1001,6 +1056,15 @@ pub fn sha256(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("sha256:{hex}")
+}
+
+/// `sha512:` and the hex digest of `bytes`, computed independently of reimage.
+pub fn sha512(bytes: &[u8]) -> String {
+    let hex: String = Sha512::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha512:{hex}")
 }
 
 /// `Basic base64(user:password)`.

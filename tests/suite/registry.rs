@@ -1,10 +1,11 @@
 //! `reimage lock` and `--resolve` against real registries (Debian's `docker-registry`, started
 //! by `common::registry` on 127.0.0.1), through the real binary: anonymous access, Basic auth
-//! from a Docker config, the Bearer token flow with a credential helper, a missing tag, an
-//! unreachable registry, 429 then success, the index digest of a multi-arch image, the GET
-//! fallback without a digest header, `--source`, `lock --update` idempotence, `--parallel`
-//! lookups under way at once (exactly that many, counted at a barrier, each image asked once)
-//! — and proof that a render without `--resolve` opens no socket.
+//! from a Docker config (and a broken one, whose login shows in no output or log), the Bearer
+//! token flow with a credential helper, a missing tag, an unreachable registry, 429 then
+//! success, the index digest of a multi-arch image, the GET fallback without a digest header,
+//! sha512 digests (checked, locked, pinned), `--source`, `lock --update` idempotence,
+//! `--parallel` lookups under way at once (exactly that many, counted at a barrier, each image
+//! asked once) — and proof that a render without `--resolve` opens no socket.
 //!
 //! Without the registry tools (`bash scripts/setup.sh` installs them) these tests are reported
 //! as ignored, with what to install; with `CI=true` they fail instead. Tests never install
@@ -19,8 +20,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, free_port, is_root, registry_tools, reimage, sha256, workload, Auth, BarrierProxy,
-    ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
+    basic, fetch_manifest, free_port, is_root, registry_tools, reimage, sha256, sha512, workload,
+    Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
 };
 use common::{Ran, Skip};
 
@@ -29,9 +30,11 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         anonymous_lock_and_resolve_pin_single_and_multi_arch_images,
         lock_update_is_idempotent_and_a_failed_run_writes_nothing,
         basic_auth_comes_from_the_docker_config,
+        a_broken_credentials_file_fails_without_showing_the_login,
         bearer_token_flow_with_a_credential_helper,
         missing_tags_and_unreachable_registries_fail_with_every_image_listed,
         retries_after_429_and_hashes_the_body_without_a_digest_header,
+        sha512_digests_are_checked_locked_and_pinned,
         resolve_asks_parallel_requests_at_once,
         source_resolves_at_the_original_registry_and_keys_the_mirror,
         a_render_without_resolve_makes_no_socket_call,
@@ -241,6 +244,75 @@ fn basic_auth_comes_from_the_docker_config() -> Ran {
     Ok(())
 }
 
+/// A Docker config whose entry for the registry is broken, with a real login in it: `lock`
+/// fails, names the file and the entry and says what is wrong, and neither the `auth` (base64 of
+/// `user:password`) nor the password shows on standard output, on standard error or in the
+/// `--log` file.
+fn a_broken_credentials_file_fails_without_showing_the_login() -> Ran {
+    registry_tools()?;
+    let (user, password) = ("carol", "never-shown-8814");
+    let registry = Registry::start(Auth::Basic { user, password });
+    let push = Pusher::new(
+        registry.base(),
+        Box::new(move |_| Some(basic(user, password))),
+    );
+    push.single_arch("private/app", "1");
+    let h = &registry.host;
+    let input = workload(&[&format!("{h}/private/app:1")]);
+    let dir = Scratch::new("broken-login");
+    let auth = base64_of(&format!("{user}:{password}"));
+    let entry = format!("the `auths` entry `{h}`");
+    let shapes = [
+        (
+            "a string",
+            format!(r#"{{"auths": {{"{h}": "{auth}"}}}}"#),
+            format!("{entry} is a string, not an object with `auth`, `username`/`password` or `identitytoken`; log in again"),
+        ),
+        (
+            "a password that is not a string",
+            format!(r#"{{"auths": {{"{h}": {{"username": "{user}", "password": ["{password}"]}}}}}}"#),
+            format!("{entry} has a `password` that is an array, not a string"),
+        ),
+        (
+            "cut short after the secret",
+            format!(r#"{{"auths": {{"{h}": {{"auth": "{auth}"#),
+            "config.json ends in the middle of its JSON (line 1, column ".to_string(),
+        ),
+    ];
+    std::fs::create_dir_all(dir.path("docker")).unwrap();
+    for (i, (shape, json, expected)) in shapes.into_iter().enumerate() {
+        std::fs::write(dir.path("docker/config.json"), json).unwrap();
+        let log = dir.path(&format!("{i}.log"));
+        let mut cmd = reimage(&dir);
+        cmd.env("DOCKER_CONFIG", dir.path("docker"));
+        let out = run(
+            cmd,
+            &["lock", "--explain", "--log", log.to_str().unwrap()],
+            &input,
+        );
+        let message = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{shape}: {message}");
+        assert!(!dir.path("images.lock.yaml").exists(), "{shape}");
+        let logged = read(&log);
+        for text in [&message, &logged] {
+            assert!(
+                text.contains("authentication failed: cannot read the credentials: ")
+                    && text.contains(&expected),
+                "{shape}: {expected:?} missing in:\n{text}"
+            );
+        }
+        for text in [&stdout(&out), &message, &logged] {
+            for secret in [password, &auth] {
+                assert!(
+                    !text.contains(secret),
+                    "{shape}: `{secret}` shown in:\n{text}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -414,14 +486,95 @@ fn retries_after_429_and_hashes_the_body_without_a_digest_header() -> Ran {
         read(&dir.path("bare.yaml")).contains(&index),
         "sha256 of the index body"
     );
-    let methods: Vec<String> = bare
+    assert_eq!(methods(&bare), ["HEAD", "GET"]);
+    Ok(())
+}
+
+/// The methods a stub proxy was asked, in order.
+fn methods(proxy: &StubProxy) -> Vec<String> {
+    proxy
         .seen
         .lock()
         .unwrap()
         .iter()
         .map(|(m, _)| m.clone())
-        .collect();
-    assert_eq!(methods, ["HEAD", "GET"]);
+        .collect()
+}
+
+/// A registry that names manifests by sha512 (a proxy gives the digest header the sha512 of the
+/// body: Debian's `docker-registry` refuses a manifest pushed by a sha512 digest and names
+/// every manifest by sha256). `lock` takes the sha512 from the HEAD, or, when the HEAD has no
+/// header, checks the GET's body against the sha512 its header names; the lock file carries it
+/// and a render pins `name:tag@sha512:…`, from the lock file or with `--resolve`. A sha512
+/// header that the body does not match fails the run, saying what the bytes hash to.
+fn sha512_digests_are_checked_locked_and_pinned() -> Ran {
+    registry_tools()?;
+    let registry = Registry::start(Auth::Open);
+    let push = Pusher::new(registry.base(), Box::new(|_| None));
+    push.single_arch("app", "1.0");
+    let (_, index_bytes) = push.multi_arch("multi", "2.0");
+    let app_bytes = fetch_manifest(&registry.base(), "app", "1.0").unwrap();
+    let dir = Scratch::new("sha512");
+
+    let named = StubProxy::start(&registry.host, ProxyMode::Sha512Digest);
+    let app = format!("{}/app:1.0", named.host);
+    let digest = sha512(&app_bytes);
+    assert_eq!(digest.len(), "sha512:".len() + 128);
+    let input = workload(&[&app]);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "l.yaml", "--explain"],
+        &input,
+    );
+    assert_ok(&out);
+    assert_eq!(
+        read(&dir.path("l.yaml")),
+        format!("version: 1\nimages:\n  {app}: {digest}\n")
+    );
+    assert!(stderr(&out).contains(&format!("lock: {app} → {digest}")));
+    assert_eq!(methods(&named), ["HEAD"], "the HEAD's header is taken");
+    let pinned = run(reimage(&dir), &["--lock", "l.yaml"], &input);
+    assert_ok(&pinned);
+    assert!(
+        stdout(&pinned).contains(&format!("image: {app}@{digest}\n")),
+        "{}",
+        stdout(&pinned)
+    );
+    let inline = run(reimage(&dir), &["--resolve"], &input);
+    assert_ok(&inline);
+    assert_eq!(stdout(&inline), stdout(&pinned));
+
+    let on_get = StubProxy::start(&registry.host, ProxyMode::Sha512OnGet);
+    let multi = format!("{}/multi:2.0", on_get.host);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "get.yaml"],
+        &workload(&[&multi]),
+    );
+    assert_ok(&out);
+    assert_eq!(
+        read(&dir.path("get.yaml")),
+        format!("version: 1\nimages:\n  {multi}: {}\n", sha512(&index_bytes))
+    );
+    assert_eq!(methods(&on_get), ["HEAD", "GET"]);
+
+    let wrong = StubProxy::start(&registry.host, ProxyMode::WrongSha512OnGet);
+    let app = format!("{}/app:1.0", wrong.host);
+    let out = run(
+        reimage(&dir),
+        &["lock", "-o", "wrong.yaml"],
+        &workload(&[&app]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let claimed = sha512(&[app_bytes.as_slice(), b" "].concat());
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!(
+            "the registry says the manifest is `{claimed}`, but its bytes hash to `{digest}`"
+        )),
+        "{message}"
+    );
+    assert!(!dir.path("wrong.yaml").exists());
     Ok(())
 }
 
