@@ -303,30 +303,18 @@ fn config(dir: &Path) -> String {
     )
 }
 
-/// `YYYYMMDDHHMMSSZ`, the form `openssl ca -startdate` takes, of `time` in UTC.
+/// `YYYYMMDDHHMMSSZ`, the form `openssl ca -startdate` takes, of `time` in UTC (by GNU
+/// `date`, which does the calendar).
 fn asn1_time(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for days after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let out = Command::new("date")
+        .args(["-u", &format!("-d@{secs}"), "+%Y%m%d%H%M%SZ"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "date: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -19,7 +19,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -1094,6 +1094,21 @@ pub const CLEARED: [&str; 14] = [
 
 /// `reimage` run in `dir`, with `dir` as HOME and no credentials, proxies or trusted
 /// certificates from outside.
+/// Standard error of a run, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Standard output of a run, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails the test, showing standard error, unless the run exited 0.
+pub fn assert_ok(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(out));
+}
+
 pub fn reimage(dir: &Scratch) -> Command {
     let mut cmd = super::reimage();
     for var in CLEARED {

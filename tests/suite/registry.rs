@@ -20,8 +20,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    basic, fetch_manifest, free_port, is_root, registry_tools, reimage, sha256, sha512, workload,
-    Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch, StubProxy, TokenService, CLEARED,
+    assert_ok, basic, fetch_manifest, free_port, is_root, registry_tools, reimage, sha256, sha512,
+    stderr, stdout, workload, Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch, StubProxy,
+    TokenService, CLEARED,
 };
 use common::{Ran, Skip};
 
@@ -45,18 +46,6 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
 fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     cmd.args(args);
     common::output_with_stdin(cmd, input.as_bytes())
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(out));
 }
 
 fn read(path: &Path) -> String {

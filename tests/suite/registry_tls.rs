@@ -25,7 +25,8 @@ use common::connect_proxy::ConnectProxy;
 use common::pki::{Pki, REGISTRY_NAME};
 use common::redirect::{LoginRedirect, ManifestServer, TlsRedirect};
 use common::registry::{
-    basic, free_port, registry_tools, reimage, workload, Auth, Pusher, Registry, Scratch,
+    assert_ok, basic, free_port, registry_tools, reimage, stderr, stdout, workload, Auth, Pusher,
+    Registry, Scratch,
 };
 use common::Ran;
 
@@ -65,18 +66,6 @@ const TIMEOUT: &str = "10";
 fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     cmd.args(["--timeout", TIMEOUT]).args(args);
     common::output_with_stdin(cmd, input.as_bytes())
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(out));
 }
 
 fn path(path: &Path) -> &str {
