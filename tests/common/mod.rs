@@ -6,7 +6,8 @@
 //! functions here): the harness reports it as ignored with the reason, and with `CI=true` as a
 //! failure. Nothing here installs anything; the reasons say what to install.
 //!
-//! Submodules: `diff` (readable line diffs), `reference` (an independent reading of image
+//! Submodules: `diff` (readable line diffs), `helm` (Helm 4 itself, from a Python wheel, and a
+//! scratch Helm home with plugins), `reference` (an independent reading of image
 //! references), `view` (comparing Kubernetes views with the image fields taken out), and the
 //! registry tests' servers: `registry` (real registries, proxies, pushing), `pki` (a private
 //! CA and its certificates), `connect_proxy` (an HTTP CONNECT proxy), `redirect` (stand-ins
@@ -15,6 +16,7 @@
 
 pub mod connect_proxy;
 pub mod diff;
+pub mod helm;
 pub mod pki;
 pub mod redirect;
 pub mod reference;
