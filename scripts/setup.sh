@@ -31,7 +31,21 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v strace >/dev/null || missing+=(strace)
 # The copy-list test copies between two registries with the real skopeo.
 command -v skopeo >/dev/null || missing+=(skopeo)
+# The Helm 4 tests (tests/suite/helm.rs) run Helm's own Go code from a Python wheel, in a
+# virtualenv: Python 3 and its venv module (Debian keeps ensurepip in python3-venv).
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
+
+# Helm v4.2.3 as a C library (libhelm_c.so in the helm-python-sdk wheel from PyPI; no Go, no
+# helm binary), in the virtualenv where tests/common/helm.rs looks for it: target/helm-venv of
+# this repository, or REIMAGE_HELM_VENV.
+helm_sdk_version=0.2.2
+helm_venv=${REIMAGE_HELM_VENV:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/helm-venv}
+if ! "$helm_venv/bin/python" -c "import helm_python, sys; sys.exit(helm_python.__version__ != '$helm_sdk_version')" 2>/dev/null; then
+  python3 -m venv --clear "$helm_venv"
+  "$helm_venv/bin/python" -m pip install --quiet --disable-pip-version-check "helm-python-sdk==$helm_sdk_version"
+fi
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
