@@ -26,6 +26,7 @@ mod copy_lists;
 mod differential;
 mod fixtures;
 mod golden;
+mod helm;
 mod hostile;
 mod log;
 mod output;
@@ -45,6 +46,7 @@ fn main() {
         registry::tests(),
         registry_tls::tests(),
         differential::tests(),
+        helm::tests(),
         copy_lists::tests(),
         fixtures::tests(),
         properties::tests(),
