@@ -22,6 +22,7 @@ mod harness;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod argocd;
 mod copy_lists;
 mod differential;
 mod fixtures;
@@ -46,6 +47,7 @@ fn main() {
         registry_tls::tests(),
         differential::tests(),
         copy_lists::tests(),
+        argocd::tests(),
         fixtures::tests(),
         properties::tests(),
         golden::tests(),
