@@ -47,6 +47,9 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Variables set for a run, as (name, value).
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// A run of one of the plugin's commands, and what the helm stand-in was asked.
 struct Run {
     output: Output,
@@ -238,7 +241,8 @@ fn every_parameter_reaches_generate() {
         variables,
         ["PARAM_RULES", "PARAM_REGISTRY", "PARAM_PULL_SECRET"]
     );
-    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+    // (variables, the reimage options they stand for)
+    let cases: [(Env, &[&str]); 4] = [
         (&[("PARAM_RULES", "rules.yaml")], &["--rules", "rules.yaml"]),
         (
             &[("PARAM_REGISTRY", "harbor.example.com/all")],
