@@ -12,7 +12,8 @@ Exit codes:
   2  bad input, bad rules file, bad lock file, or bad usage (a render without any rules,
      `check` without a policy, a log file that cannot be written, a CA file or proxy
      variable that cannot be used)
-On any failure nothing is written to standard output.";
+On any failure nothing is written to standard output (a KRM function writes its ResourceList
+with an error result).";
 
 /// Rewrite container image references in rendered Kubernetes manifests (a Helm post-renderer).
 ///

@@ -23,6 +23,9 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// A KRM `ResourceList` that cannot be run as a function (no rules, rules twice).
+    #[error(transparent)]
+    Function(#[from] crate::krm::FunctionError),
     /// `reimage images` cannot write the list asked for.
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),

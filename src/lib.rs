@@ -9,6 +9,8 @@
 //! [`apply`] turns the plan into byte splices and writes the output.
 //! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
+//! [`krm`] runs it all as a KRM function: the rules from a `ResourceList`'s `functionConfig`,
+//! its `items` edited like any `List`'s, and `results` written from the report.
 //! [`digest`] asks registries for digests (for `reimage lock` and `--resolve`, which the binary
 //! drives); a plain render never uses it, so it never opens a socket.
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ pub mod digest;
 pub mod error;
 pub(crate) mod field_path;
 pub mod inventory;
+pub mod krm;
 pub mod locate;
 pub mod lock;
 mod parallel;

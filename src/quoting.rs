@@ -31,9 +31,20 @@ fn looks_numeric(value: &str) -> bool {
             .all(|c| c.is_ascii_hexdigit() || "xXoObBtTzZ_.:+-".contains(c))
 }
 
-/// Whether `value` holds a control character (which only double quotes can write).
+/// Whether `value` holds a character that only double quotes can write (see [`escaped`]).
 pub fn has_control(value: &str) -> bool {
-    value.chars().any(char::is_control)
+    value.chars().any(escaped)
+}
+
+/// Whether `c` is written escaped: control characters (NEL among them); LS and PS, which
+/// YAML 1.1 reads as line breaks; and the byte order mark and U+FFFE and U+FFFF, which libyaml
+/// refuses inside a stream.
+fn escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// A double-quoted scalar: the one style that can hold any string.
@@ -47,7 +58,7 @@ pub fn double_quoted(value: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if escaped(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -107,5 +118,10 @@ mod tests {
         assert_eq!(double_quoted("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
         assert_eq!(new_scalar("yes"), "\"yes\"");
         assert_eq!(new_scalar("regcred"), "regcred");
+        assert_eq!(
+            double_quoted("a\u{85}b\u{2028}c\u{2029}d\u{feff}é"),
+            "\"a\\u0085b\\u2028c\\u2029d\\ufeffé\""
+        );
+        assert!(has_control("x\u{2028}") && !has_control("é"));
     }
 }

@@ -12,6 +12,9 @@ use crate::reference::Reference;
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub document: usize,
+    /// Where the resource sits in a `List` document ([`Resource::item`]).
+    #[serde(skip)]
+    pub item: Vec<usize>,
     pub source: Option<String>,
     pub kind: String,
     pub api_version: String,
@@ -46,10 +49,17 @@ pub struct SecretNote {
     pub present: Vec<String>,
     pub document: usize,
     pub line: usize,
-    /// `document N (# Source: file) Kind/ns/name, line L`.
+    /// `document N (# Source: file) Kind/ns/name, line L`, with `items[I]` before the
+    /// resource when it is an item of a `List` document.
     pub location: String,
     /// `Kind/namespace/name`.
     pub resource: String,
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// Where the resource sits in a `List` document ([`Resource::item`]).
+    pub item: Vec<usize>,
     pub source: Option<String>,
     pub path: String,
     pub added: Vec<String>,
@@ -111,14 +121,7 @@ impl Report {
             .iter()
             .filter(|f| f.status == Status::Rewritten)
             .map(|f| {
-                let reason = f.reason.as_deref().unwrap_or_default();
-                let line = format!(
-                    "{} {}: {} → {} ({reason})",
-                    f.location(),
-                    f.path,
-                    f.original,
-                    f.final_value
-                );
+                let line = format!("{} {}: {}", f.location(), f.path, f.change());
                 ((f.document, f.line), line)
             });
         let secrets = self.secrets.iter().flat_map(|s| {
@@ -142,21 +145,8 @@ impl Report {
     pub fn warnings(&self) -> Vec<String> {
         self.findings
             .iter()
-            .filter(|f| f.warns())
             .filter_map(|f| {
-                let reason = f.reason.as_deref().unwrap_or_default();
-                let what = match f.status {
-                    Status::Invalid => format!(
-                        "`{}` is not a valid image reference ({reason}); left unchanged",
-                        f.original
-                    ),
-                    Status::Skipped => format!("`{}`: {reason}", f.original),
-                    Status::Reported => {
-                        format!("`{}` ({}) was not rewritten: {reason}", f.original, f.how)
-                    }
-                    _ => return None,
-                };
-                let line = format!("warning: {} {}: {what}", f.location(), f.path);
+                let line = format!("warning: {} {}: {}", f.location(), f.path, f.warning()?);
                 Some(printable(line, false))
             })
             .collect()
@@ -169,6 +159,7 @@ fn finding(found: &Found<'_>, site: &ImageSite, decision: &Decision) -> Finding 
     let node = doc.tree.node(site.node);
     Finding {
         document: doc.chunk.number,
+        item: resource.item.clone(),
         source: resource.source.clone(),
         kind: resource.kind.clone(),
         api_version: resource.api_version.clone(),
@@ -205,10 +196,16 @@ fn note(found: &Found<'_>, holder: &Holder, change: Option<&SecretChange>) -> Se
         location: location(
             doc.chunk.number,
             resource.source.as_deref(),
+            &resource.item,
             &identity(resource),
             line,
         ),
         resource: identity(resource),
+        api_version: resource.api_version.clone(),
+        kind: resource.kind.clone(),
+        namespace: resource.namespace.clone(),
+        name: resource.name.clone(),
+        item: resource.item.clone(),
         source: resource.source.clone(),
         path: join_path(&holder.path, "imagePullSecrets"),
         added: change.map(|c| c.add.clone()).unwrap_or_default(),
@@ -244,6 +241,30 @@ impl SecretNote {
 }
 
 impl Finding {
+    /// What the run warns about it, if anything: not a valid image reference, not safe to
+    /// change, or seen and only reported.
+    pub fn warning(&self) -> Option<String> {
+        let reason = self.reason.as_deref().unwrap_or_default();
+        let original = &self.original;
+        match self.status {
+            Status::Invalid => Some(format!(
+                "`{original}` is not a valid image reference ({reason}); left unchanged"
+            )),
+            Status::Skipped => Some(format!("`{original}`: {reason}")),
+            Status::Reported => Some(format!(
+                "`{original}` ({}) was not rewritten: {reason}",
+                self.how
+            )),
+            _ => None,
+        }
+    }
+
+    /// `old → new (reason)`: what the run made of it.
+    pub fn change(&self) -> String {
+        let reason = self.reason.as_deref().unwrap_or_default();
+        format!("{} → {} ({reason})", self.original, self.final_value)
+    }
+
     /// Whether the run warns about it: not a valid image reference, not safe to change, or
     /// seen and only reported.
     pub fn warns(&self) -> bool {
@@ -280,20 +301,35 @@ impl Finding {
         )
     }
 
-    /// `document N (# Source: file) Kind/ns/name, line L`.
+    /// `document N (# Source: file) Kind/ns/name, line L`, with `items[I]` before the
+    /// resource when it is an item of a `List` document.
     pub fn location(&self) -> String {
         location(
             self.document,
             self.source.as_deref(),
+            &self.item,
             &self.identity(),
             self.line,
         )
     }
 }
 
-fn location(document: usize, source: Option<&str>, identity: &str, line: usize) -> String {
+fn location(
+    document: usize,
+    source: Option<&str>,
+    item: &[usize],
+    identity: &str,
+    line: usize,
+) -> String {
     let source = source.map_or_else(String::new, |s| format!(" (# Source: {s})"));
-    format!("document {document}{source} {identity}, line {line}")
+    // `items[2]`, or `items[2].items[0]` for a list inside a list.
+    let item: Vec<String> = item.iter().map(|i| format!("items[{i}]")).collect();
+    let item = if item.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", item.join("."))
+    };
+    format!("document {document}{source}{item} {identity}, line {line}")
 }
 
 fn identity(resource: &Resource) -> String {

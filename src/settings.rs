@@ -16,6 +16,9 @@ use crate::cli::{Cli, Command};
 pub struct Settings {
     /// The rules file and the shorthand flags, checked and combined.
     pub rules: Rules,
+    /// The options that give rules (`--rules FILE`, `--registry PREFIX`, `--pull-secret NAME`,
+    /// `--lock FILE`), as written; a KRM `functionConfig` cannot be given them too.
+    pub rule_options: Vec<String>,
     /// One line per change on standard error.
     pub explain: bool,
     /// No warnings on standard error (the log still gets them).
@@ -31,11 +34,6 @@ pub struct Settings {
 impl Settings {
     /// Reads the rules and checks what the command needs of them.
     pub fn new(cli: &Cli) -> Result<Settings, Error> {
-        // As a post-renderer, a render without rules would install every image unchanged
-        // without a word.
-        if cli.command.is_none() && rules_named(cli).is_none() {
-            return Err(Error::NoRules);
-        }
         let rules = match &cli.rules.rules {
             Some(path) => Rules::load(path)?,
             None => Rules::empty(),
@@ -49,34 +47,58 @@ impl Settings {
         if matches!(cli.command, Some(Command::Check(_))) && nothing_to_check {
             return Err(Error::NoPolicy);
         }
-        let digests = rules.digests.as_ref();
-        let mut insecure: Vec<String> = digests
-            .iter()
-            .flat_map(|d| d.insecure_registries.iter().cloned())
-            .chain(cli.network.insecure_registries.iter().cloned())
-            .collect();
-        insecure.sort();
-        insecure.dedup();
         let mut network = digest::Settings::new(
-            insecure,
+            cli.network.insecure_registries.clone(),
             cli.network.parallel.map(usize::from),
             cli.network.timeout.map(Duration::from_secs),
         );
-        // The command line's material first, then the rules'.
         network.ca_files = cli.network.registry_ca_files.clone();
         network.certs_dirs = cli.network.certs_dir.iter().cloned().collect();
-        if let Some(digests) = digests {
-            network.ca_files.extend(digests.ca_files.iter().cloned());
-            network.certs_dirs.extend(digests.certs_dir.iter().cloned());
-        }
-        Ok(Settings {
-            resolve: cli.network.resolve || digests.is_some_and(|d| d.resolve),
-            rules,
+        let settings = Settings {
+            rules: Rules::empty(),
+            rule_options: rule_options(cli)
+                .into_iter()
+                .map(|(option, value)| format!("{option} {value}"))
+                .collect(),
             explain: cli.explain,
             quiet: cli.quiet,
             logging: cli.log.is_some(),
+            resolve: cli.network.resolve,
             network,
-        })
+        };
+        Ok(settings.with_rules(rules))
+    }
+
+    /// These settings with `rules` in place of the command line's (which must be empty, as
+    /// they are when a KRM `functionConfig` gives the rules): what their `digests:` says
+    /// about registries is added to the command line's.
+    pub fn with_rules(&self, rules: Rules) -> Settings {
+        let mut network = self.network.clone();
+        let mut resolve = self.resolve;
+        // The command line's material first, then the rules'.
+        if let Some(digests) = &rules.digests {
+            network
+                .insecure
+                .extend(digests.insecure_registries.iter().cloned());
+            network.insecure.sort();
+            network.insecure.dedup();
+            network.ca_files.extend(digests.ca_files.iter().cloned());
+            network.certs_dirs.extend(digests.certs_dir.iter().cloned());
+            resolve |= digests.resolve;
+        }
+        Settings {
+            rules,
+            rule_options: self.rule_options.clone(),
+            network,
+            resolve,
+            ..*self
+        }
+    }
+
+    /// Whether a render has something to do: rules, a shorthand or `--resolve`. Without, it
+    /// would install every image unchanged without a word.
+    pub fn asks_for_changes(&self) -> bool {
+        !self.rule_options.is_empty() || self.resolve
     }
 
     /// The lock file the rules name, if any.
@@ -107,21 +129,33 @@ impl Settings {
 
 /// Where the rules come from, for the log: the file, then the flags that ask for changes.
 pub fn rules_named(cli: &Cli) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(file) = &cli.rules.rules {
-        parts.push(file.display().to_string());
-    }
-    if let Some(prefix) = &cli.rules.registry {
-        parts.push(format!("--registry {prefix}"));
-    }
-    for name in &cli.rules.pull_secrets {
-        parts.push(format!("--pull-secret {name}"));
-    }
-    if let Some(lock) = &cli.rules.lock {
-        parts.push(format!("--lock {}", lock.display()));
-    }
+    let mut parts: Vec<String> = rule_options(cli)
+        .into_iter()
+        .map(|(option, value)| match option {
+            "--rules" => value,
+            _ => format!("{option} {value}"),
+        })
+        .collect();
     if cli.network.resolve {
         parts.push("--resolve".to_string());
     }
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The options that give rules and their values: the file, then the shorthands.
+fn rule_options(cli: &Cli) -> Vec<(&'static str, String)> {
+    let mut options = Vec::new();
+    if let Some(file) = &cli.rules.rules {
+        options.push(("--rules", file.display().to_string()));
+    }
+    if let Some(prefix) = &cli.rules.registry {
+        options.push(("--registry", prefix.clone()));
+    }
+    for name in &cli.rules.pull_secrets {
+        options.push(("--pull-secret", name.clone()));
+    }
+    if let Some(lock) = &cli.rules.lock {
+        options.push(("--lock", lock.display().to_string()));
+    }
+    options
 }

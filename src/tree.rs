@@ -299,6 +299,17 @@ impl<'a> Tree<'a> {
         &mut self.nodes[id]
     }
 
+    /// Whether a scalar node is YAML null (`~`, `null`, or nothing) rather than a string.
+    pub fn is_null(&self, id: NodeId) -> bool {
+        match &self.node(id).kind {
+            Kind::Scalar { value, style } => {
+                *style == ScalarStyle::Plain
+                    && matches!(value.as_ref(), "~" | "null" | "Null" | "NULL" | "")
+            }
+            _ => false,
+        }
+    }
+
     /// The scalar value of a node, if it is a scalar.
     pub fn scalar(&self, id: NodeId) -> Option<&str> {
         match &self.node(id).kind {

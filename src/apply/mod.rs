@@ -258,6 +258,23 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
+    /// This output with one more splice of the same text, anywhere that no edit already
+    /// touches (the `results` a KRM function adds to its `ResourceList`).
+    pub fn with(self, splice: Splice) -> Result<Output<'a>, ApplyError> {
+        let mut taken = 0;
+        let mut splices: Vec<Splice> = self
+            .edits
+            .iter()
+            .map(|(range, end)| {
+                let text = self.added.get(taken..*end).unwrap_or_default().to_string();
+                taken = *end;
+                Splice::replace(range.clone(), text)
+            })
+            .collect();
+        splices.push(splice);
+        apply(self.text, splices)
+    }
+
     /// The output in order: spans of the input, and the new text of each edit.
     pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
         let (mut copied, mut taken) = (0, 0);
@@ -371,6 +388,12 @@ mod tests {
 
         let untouched = apply(text, Vec::new()).unwrap();
         assert_eq!(untouched.pieces().collect::<Vec<_>>(), [text]);
+
+        let more = output
+            .with(Splice::insert(0, "z: 0\n".to_string()))
+            .unwrap();
+        assert_eq!(more.to_vec(), format!("z: 0\n{expected}").as_bytes());
+        assert!(more.with(Splice::replace(8..10, "q".to_string())).is_err());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The commands, one module each, all driven by one [`Settings`]: a render (no subcommand),
-//! `images`, `check` and `lock`. [`Session`] holds what they share: standard input and output,
+//! which runs as a KRM function when standard input is a `ResourceList`, `images`, `check`
+//! and `lock`. [`Session`] holds what they share: standard input and output,
 //! the warnings, `--explain` and the log.
 
 pub mod check;
+mod function;
 pub mod images;
 pub mod lock;
 mod pins;

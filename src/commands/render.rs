@@ -1,23 +1,41 @@
-//! A render: the stream with the rules applied, on standard output.
+//! A render: the stream with the rules applied, on standard output. A KRM `ResourceList` on
+//! standard input is rendered as a function instead ([`super::function`]).
+
+use std::io::IsTerminal;
 
 use reimage::error::Error;
+use reimage::krm::ResourceList;
 use reimage::Detail;
 
 use super::{write_stdout, Session};
 
 pub fn run(session: &mut Session<'_>) -> Result<(), Error> {
     let settings = session.settings;
-    let lock = settings.lock()?;
+    // Without rules only a ResourceList, whose functionConfig holds them, can be rendered; a
+    // terminal is not going to type one.
+    if !settings.asks_for_changes() && std::io::stdin().is_terminal() {
+        return Err(Error::NoRules);
+    }
     let input = session.read_input()?;
+    if let Some(list) = ResourceList::read(&input)? {
+        return super::function::run(session, &list);
+    }
+    if !settings.asks_for_changes() {
+        return Err(Error::NoRules);
+    }
+    let lock = settings.lock()?;
     let lock = session.resolved(&input, lock)?;
-    // The whole report only when it is written out; otherwise only what warns or breaks the
-    // rules, which is all a render reads.
-    let detail = if settings.explain || settings.logging {
+    let rendered = reimage::render_with(&input, &settings.rules, lock.as_ref(), detail(session))?;
+    session.report(&rendered.report);
+    write_stdout(|out| rendered.output.write_to(out))
+}
+
+/// The whole report only when it is written out; otherwise only what warns or breaks the
+/// rules, which is all a render reads.
+pub fn detail(session: &Session<'_>) -> Detail {
+    if session.settings.explain || session.settings.logging {
         Detail::Full
     } else {
         Detail::Problems
-    };
-    let rendered = reimage::render_with(&input, &settings.rules, lock.as_ref(), detail)?;
-    session.report(&rendered.report);
-    write_stdout(|out| rendered.output.write_to(out))
+    }
 }

@@ -130,6 +130,10 @@ pub struct Resource {
     pub name: Option<String>,
     /// The template file, from Helm's `# Source:` comment or Helm 4's filename annotation.
     pub source: Option<String>,
+    /// Where it sits in a `List` document (a `ResourceList` too): its index in `items`, then,
+    /// for a list inside that list, its index there, and so on. Empty when the document is
+    /// the object itself.
+    pub item: Vec<usize>,
 }
 
 /// An image reference found in a resource.
@@ -264,7 +268,7 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
             tree,
         });
         if let Some(root) = root {
-            Walker::new(&mut found, table, doc).object(root, 0);
+            Walker::new(&mut found, table, doc).object(root);
         }
     }
     Ok(found)
@@ -321,6 +325,27 @@ mod tests {
         );
         let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  spec: {containers: [{name: a, image: busybox}]}\n";
         assert_eq!(find(list)[0].0, "spec.containers[0].image");
+    }
+
+    #[test]
+    fn list_items_know_where_they_sit() {
+        let text = "kind: ResourceList\nitems:\n- {kind: Pod, metadata: {name: a}}\n- kind: List\n  items:\n  - {kind: Pod, metadata: {name: b}}\n  - {kind: Pod, metadata: {name: c}}\n---\nkind: Pod\n";
+        let stream = Stream::read(text.as_bytes()).unwrap();
+        let found = locate(&stream, &Table::new(&[], crate::rules::Scan::default())).unwrap();
+        let items: Vec<(Option<&str>, &[usize])> = found
+            .resources
+            .iter()
+            .map(|r| (r.name.as_deref(), r.item.as_slice()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                (Some("a"), &[0][..]),
+                (Some("b"), &[1, 0][..]),
+                (Some("c"), &[1, 1][..]),
+                (None, &[][..]),
+            ]
+        );
     }
 
     #[test]

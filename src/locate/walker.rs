@@ -31,6 +31,8 @@ pub(super) struct Walker<'f, 'a, 't> {
     seen_fields: HashSet<(ResourceId, NodeId)>,
     /// The string whose references were counted last (its matches come one after another).
     last_string: Option<(ResourceId, NodeId, String)>,
+    /// Where the object being walked sits in `List` documents (see [`Resource::item`]).
+    item: Vec<usize>,
 }
 
 impl<'f, 'a, 't> Walker<'f, 'a, 't> {
@@ -42,6 +44,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             seen_pod_specs: HashSet::new(),
             seen_fields: HashSet::new(),
             last_string: None,
+            item: Vec::new(),
         }
     }
 
@@ -50,7 +53,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
     }
 
     /// A Kubernetes object at `node`: record it, then search it.
-    pub(super) fn object(&mut self, node: NodeId, depth: usize) {
+    pub(super) fn object(&mut self, node: NodeId) {
         let tree = self.tree();
         let node = tree.resolve(node);
         if !matches!(tree.node(node).kind, Kind::Map { .. }) {
@@ -64,10 +67,17 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         if table::is_skipped(&kind, table::group_of(&api_version)) {
             return;
         }
-        if kind.ends_with("List") && depth < MAX_LIST_DEPTH {
+        if kind.ends_with("List") && self.item.len() < MAX_LIST_DEPTH {
             if let Some(items) = tree.get(node, "items") {
-                for item in tree.items(tree.resolve(items)).to_vec() {
-                    self.object(item, depth + 1);
+                for (index, item) in tree
+                    .items(tree.resolve(items))
+                    .to_vec()
+                    .into_iter()
+                    .enumerate()
+                {
+                    self.item.push(index);
+                    self.object(item);
+                    self.item.pop();
                 }
                 return;
             }
@@ -142,6 +152,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             namespace: meta("namespace"),
             name: meta("name"),
             source: self.found.doc(self.doc).chunk.source.clone().or(annotation),
+            item: self.item.clone(),
         };
         self.found.push_resource(resource)
     }
@@ -239,7 +250,7 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         let tree = self.tree();
         let target = tree.resolve(node);
         let value = tree.scalar(target)?;
-        (!value.is_empty() && !is_null(tree, target)).then_some(value)
+        (!value.is_empty() && !tree.is_null(target)).then_some(value)
     }
 
     /// References inside a container's `env` values and `args`/`command` items.
@@ -558,16 +569,5 @@ fn join(path: &str, key: &str) -> String {
         key.to_string()
     } else {
         format!("{path}.{key}")
-    }
-}
-
-/// Whether a scalar node is YAML null (`~`, `null`, or nothing) rather than a string.
-fn is_null(tree: &Tree<'_>, node: NodeId) -> bool {
-    match &tree.node(node).kind {
-        Kind::Scalar { value, style } => {
-            *style == crate::tree::ScalarStyle::Plain
-                && matches!(value.as_ref(), "~" | "null" | "Null" | "NULL" | "")
-        }
-        _ => false,
     }
 }

@@ -7,11 +7,16 @@ use std::path::Path;
 use super::check::{non_empty, prefix, target};
 use super::file::{DigestsFile, PathFile, RegistryFile, RulesFile};
 use super::{images, secrets, CustomPath, Digests, Origin, PathTarget};
-use super::{PinForm, RegistryRule, Rules, RulesError};
+use super::{PinForm, RegistryRule, Rules, RulesError, Version};
 use crate::field_path::FieldPath;
 
 /// Reads and checks a whole rules file.
-pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rules, RulesError> {
+pub(super) fn parse(
+    text: &str,
+    base_dir: &Path,
+    origin: &Origin,
+    version: Version,
+) -> Result<Rules, RulesError> {
     // Editors on Windows may start a UTF-8 file with a byte order mark; the lines and columns
     // serde_yaml reports do not count it, as editors do not show it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -21,7 +26,7 @@ pub(super) fn parse(text: &str, base_dir: &Path, origin: &Origin) -> Result<Rule
     {
         return Ok(Rules::empty());
     }
-    super::version::check(text, origin)?;
+    super::version::check(text, origin, version)?;
     let file: RulesFile = super::tracked::from_str(text).map_err(|f| origin.unreadable(f))?;
     let registries = registries(file.registries.unwrap_or_default(), origin)?;
     let images = images::images(file.images.unwrap_or_default(), origin)?;

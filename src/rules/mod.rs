@@ -202,7 +202,18 @@ impl Rules {
 
     /// Reads rules from YAML text; `base_dir` resolves the lock file.
     pub fn from_yaml(text: &str, base_dir: &Path) -> Result<Rules, RulesError> {
-        convert::parse(text, base_dir, &Origin::new("rules file"))
+        Rules::from_text(text, base_dir, "rules file", Version::Required)
+    }
+
+    /// Reads rules from YAML text whose messages start with `origin` (a KRM
+    /// `functionConfig`, say); `base_dir` resolves the lock file and the CA files.
+    pub fn from_text(
+        text: &str,
+        base_dir: &Path,
+        origin: &str,
+        version: Version,
+    ) -> Result<Rules, RulesError> {
+        convert::parse(text, base_dir, &Origin::new(origin), version)
     }
 
     /// Reads the rules file at `path`; errors name the file.
@@ -213,7 +224,7 @@ impl Rules {
         })?;
         let base_dir = path.parent().unwrap_or(Path::new(""));
         let origin = Origin::new(path.display().to_string());
-        convert::parse(&text, base_dir, &origin)
+        convert::parse(&text, base_dir, &origin, Version::Required)
     }
 
     /// Adds the command-line shorthands: `--registry PREFIX` (a CatchAll), `--pull-secret NAME`
@@ -242,6 +253,16 @@ impl Rules {
         }
         Ok(self)
     }
+}
+
+/// Whether rules text must say which version of the format it is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// A rules file: `version: 1` is required.
+    Required,
+    /// The fields of an object whose `apiVersion` says the version already (a KRM
+    /// `functionConfig` of `kind: Rules`): `version` may be left out, and means 1.
+    Implied,
 }
 
 /// Where rules came from (the file, or a command-line option); makes errors.

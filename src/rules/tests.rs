@@ -109,6 +109,19 @@ fn version_is_required_and_must_be_1() {
 }
 
 #[test]
+fn an_implied_version_may_be_left_out_but_not_changed() {
+    let read = |text| Rules::from_text(text, Path::new(""), "functionConfig", Version::Implied);
+    let rules = read("registries: [{from: '*', to: m.example.com}]\n").unwrap();
+    assert_eq!(rules.registries.len(), 1);
+    assert_eq!(read("version: 1\n").unwrap(), Rules::empty());
+    let message = read("version: 2\n").unwrap_err().to_string();
+    assert!(
+        message.starts_with("functionConfig: version: 2 is not supported"),
+        "{message}"
+    );
+}
+
+#[test]
 fn unknown_keys_get_suggestions() {
     let text = "version: 1\nregistries:\n  - from: docker.io\n    form: x\n";
     assert_eq!(

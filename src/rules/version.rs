@@ -10,10 +10,11 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess};
 use serde::de::{VariantAccess, Visitor};
 
-use super::{Origin, RulesError};
+use super::{Origin, RulesError, Version};
 
-/// Checks that the file is a mapping with `version: 1`.
-pub(super) fn check(text: &str, origin: &Origin) -> Result<(), RulesError> {
+/// Checks that the file is a mapping with `version: 1` (or, when the version is implied,
+/// without `version`).
+pub(super) fn check(text: &str, origin: &Origin, implied: Version) -> Result<(), RulesError> {
     let head: Head = super::tracked::from_str(text).map_err(|f| origin.unreadable(f))?;
     let missing = "missing; add `version: 1` at the top of the file";
     let version = match head {
@@ -26,6 +27,7 @@ pub(super) fn check(text: &str, origin: &Origin) -> Result<(), RulesError> {
         Head::Mapping(version) => version,
     };
     match version {
+        None if implied == Version::Implied => Ok(()),
         None => Err(origin.invalid("version", missing)),
         Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
         Some(serde_yaml::Value::Number(n)) => Err(origin.invalid(
@@ -120,7 +122,7 @@ mod tests {
     use super::*;
 
     fn error(text: &str) -> String {
-        check(text, &Origin::new("rules file"))
+        check(text, &Origin::new("rules file"), Version::Required)
             .unwrap_err()
             .to_string()
     }
@@ -153,7 +155,7 @@ mod tests {
     #[test]
     fn other_values_are_not_read() {
         let text = "version: 1\nimages: [{newTag: 12345678901234567890123}]\nx: !tag {a: [1, 2]}\n";
-        assert!(check(text, &Origin::new("f")).is_ok());
+        assert!(check(text, &Origin::new("f"), Version::Required).is_ok());
         assert!(error("version: '1'\n").contains("must be the number 1, unquoted"));
         assert!(error("version: 1.5\n").contains("version: 1.5 is not supported"));
         assert!(error("version: 1\nversion: 1\n").contains("duplicate field `version`"));

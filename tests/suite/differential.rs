@@ -22,7 +22,8 @@
 //! existing pull secrets. Constructs reimage does not read as Kubernetes does yet are listed
 //! in [`KNOWN_GAPS`] and not generated; the invariants themselves are never relaxed.
 //!
-//! - `cargo test --test suite -- differential::`: a fixed-seed batch of [`FIXED_STREAMS`] streams.
+//! - `cargo test --test suite -- differential::`: a fixed-seed batch of [`FIXED_STREAMS`] streams,
+//!   and the golden cases of KRM functions (`differential/resource_list.rs`).
 //! - `REIMAGE_DIFFERENTIAL_SECONDS=180`: also a random batch for that long (its base seed is
 //!   printed; every failure names its own stream seed).
 //! - `REIMAGE_DIFFERENTIAL_SEED=0x…`: replay one stream, printing input, output and views
@@ -39,6 +40,7 @@
 use crate::common::{self, Ran, Skip};
 mod grammar;
 mod oracle;
+mod resource_list;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -51,13 +53,15 @@ use oracle::{Category, Oracle, Problem, Verdict};
 use serde_json::{json, Value};
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
-    tests![
+    let mut trials = tests![
         fixed_seed_batch,
         random_batch,
         replay,
         the_grammar_is_deterministic_and_leaves_out_known_gaps,
         the_invariants_catch_what_they_should,
-    ]
+    ];
+    trials.extend(resource_list::tests());
+    trials
 }
 
 /// The rules of every run, on the command line: a catch-all mirror and a pull secret.

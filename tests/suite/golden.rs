@@ -1,5 +1,6 @@
-//! Golden tests: every folder `testdata/<case>/` is one run of the real binary, with the case
-//! folder as working directory.
+//! Golden tests: every folder `testdata/<case>/` that holds one of the inputs below
+//! (`input.yaml`, `rules.yaml`, `args`, `env`) is one run of the real binary, with the case
+//! folder as working directory; other folders hold material of other tests.
 //!
 //! | file              | meaning                                                               |
 //! |-------------------|-----------------------------------------------------------------------|
@@ -9,7 +10,7 @@
 //! | `env`             | `KEY=VALUE` lines set for the run (blank and `#` lines ignored)       |
 //! | `expected.yaml`   | standard output, byte for byte (for every command, not only render)   |
 //! | `expected.stderr` | optional: standard error, with the case folder's path written `$CASE` |
-//! | `expected.status` | optional: exit code (default 0); a non-zero exit needs empty stdout, except from `check` |
+//! | `expected.status` | optional: exit code (default 0); a non-zero exit needs empty stdout, except from `check` and from a KRM function (input a `ResourceList`), which writes the list with an error result |
 //!
 //! Each case is a test of its own, `golden::<folder>`: `cargo test -- golden::<folder>` runs
 //! one, `cargo test --test suite -- golden::` all of them, and a failure shows every way its
@@ -77,10 +78,17 @@ fn case_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", root.display()))
         .map(|entry| entry.expect("cannot read testdata/").path())
-        .filter(|path| path.is_dir())
+        .filter(|path| path.is_dir() && is_case(path))
         .collect();
     dirs.sort();
     dirs
+}
+
+/// Whether a folder holds any input of a case.
+fn is_case(dir: &Path) -> bool {
+    ["input.yaml", "rules.yaml", "args", "env"]
+        .iter()
+        .any(|name| dir.join(name).is_file())
 }
 
 fn case_name(dir: &Path) -> String {
@@ -183,8 +191,12 @@ fn check_case(dir: &Path, actual: &Actual) -> Vec<String> {
             indent(&actual.stderr)
         ));
     }
-    // `check` prints its report and exits 1; everything else fails with nothing on stdout.
-    let reports = case_args(dir).first().is_some_and(|a| a == "check");
+    // `check` prints its report and exits 1, and a KRM function the list with an error
+    // result; everything else fails with nothing on stdout.
+    let krm_function = fs::read_to_string(dir.join("input.yaml")).is_ok_and(|input| {
+        input.contains("\"kind\": \"ResourceList\"") || input.contains("kind: ResourceList")
+    });
+    let reports = case_args(dir).first().is_some_and(|a| a == "check") || krm_function;
     if actual.status != Some(0) && !actual.stdout.is_empty() && !reports {
         problems.push("stdout must be empty when the exit status is not 0".to_owned());
     }

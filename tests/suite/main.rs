@@ -22,6 +22,7 @@ mod harness;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod argocd;
 mod copy_lists;
 mod differential;
 mod fixtures;
@@ -48,6 +49,7 @@ fn main() {
         differential::tests(),
         helm::tests(),
         copy_lists::tests(),
+        argocd::tests(),
         fixtures::tests(),
         properties::tests(),
         golden::tests(),

@@ -16,6 +16,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         the_escape_example_works_as_the_readme_says,
         the_full_rules_example_runs_as_pasted,
         every_rules_and_lock_file_in_the_readme_is_read,
+        the_kustomize_function_config_runs_as_pasted,
     ]
 }
 
@@ -237,4 +238,27 @@ fn every_rules_and_lock_file_in_the_readme_is_read() {
     assert_eq!(locks.len(), 1);
     let lock = Lock::from_yaml(&locks[0]).unwrap();
     assert_eq!(lock.entries().count(), 1);
+}
+
+/// The `kind: Rules` file the kustomize and kpt section shows, as the `functionConfig` of a
+/// `ResourceList` the way kustomize sends it: the items come back rewritten.
+fn the_kustomize_function_config_runs_as_pasted() {
+    let blocks = yaml_blocks("### kustomize and kpt: a KRM function");
+    let config = blocks
+        .iter()
+        .find(|b| b.contains("kind: Rules"))
+        .expect("no `kind: Rules` block");
+    let indented: String = config.lines().map(|line| format!("  {line}\n")).collect();
+    let list = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n{}functionConfig:\n{indented}",
+        "- {apiVersion: v1, kind: Pod, metadata: {name: web}, spec: {containers: [{name: web, image: nginx:1.25}]}}\n"
+    );
+    let out = common::run(&[], list.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{list}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("imagePullSecrets: [{name: harbor-pull}], containers: [{name: web, image: harbor.example.com/mirror/docker.io/library/nginx:1.25}]"),
+        "{text}"
+    );
 }
