@@ -15,9 +15,9 @@ pub mod config;
 pub mod results;
 
 use crate::apply::{self, ApplyError, Splice};
-use crate::locate::LocateError;
+use crate::locate::{self, LocateError};
 use crate::stream::{Chunk, Stream};
-use crate::tree::{Kind, NodeId, Origin, Tree};
+use crate::tree::{Kind, NodeId, Tree};
 use results::{Entry, FileRef};
 
 /// The `apiVersion`s of a `ResourceList` in the specification's schema.
@@ -69,15 +69,7 @@ impl<'a> ResourceList<'a> {
         let (Some(chunk), None) = (documents.next(), documents.next()) else {
             return Ok(None);
         };
-        let origin = Origin {
-            offset: chunk.range.start,
-            first_line: chunk.first_line,
-        };
-        let tree = Tree::parse(stream.chunk_text(chunk), origin).map_err(|error| LocateError {
-            document: chunk.number,
-            template: chunk.source.clone(),
-            error,
-        })?;
+        let tree = locate::parse_chunk(&stream, chunk)?;
         let Some(root) = tree.root().map(|r| tree.resolve(r)) else {
             return Ok(None);
         };

@@ -240,6 +240,21 @@ fn template_suffix(template: &Option<String>) -> String {
         .map_or_else(String::new, |s| format!(" (# Source: {s})"))
 }
 
+/// The tree of one chunk of `stream`, positioned in the whole stream; a syntax error names
+/// the document and its template. Kubernetes reads the first document of a chunk: anything
+/// after a `...` line in it is never read, so it is never searched or edited either.
+pub(crate) fn parse_chunk<'a>(stream: &Stream<'a>, chunk: &Chunk) -> Result<Tree<'a>, LocateError> {
+    let origin = Origin {
+        offset: chunk.range.start,
+        first_line: chunk.first_line,
+    };
+    Tree::parse(stream.chunk_text(chunk), origin).map_err(|error| LocateError {
+        document: chunk.number,
+        template: chunk.source.clone(),
+        error,
+    })
+}
+
 /// Parses every document of the stream and finds what the table describes.
 pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, LocateError> {
     let mut found = Found {
@@ -250,17 +265,7 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
         image_reads: std::collections::HashMap::new(),
     };
     for chunk in stream.chunks() {
-        let origin = Origin {
-            offset: chunk.range.start,
-            first_line: chunk.first_line,
-        };
-        // Kubernetes reads the first document of a chunk; anything after a `...` line in it is
-        // never read, so it is never searched or edited either.
-        let tree = Tree::parse(stream.chunk_text(chunk), origin).map_err(|error| LocateError {
-            document: chunk.number,
-            template: chunk.source.clone(),
-            error,
-        })?;
+        let tree = parse_chunk(stream, chunk)?;
         let doc = DocId(found.docs.len());
         let root = tree.root();
         found.docs.push(Doc {

@@ -367,3 +367,15 @@ fn parse_view_line((index, line): (usize, &str)) -> Result<serde_json::Value, St
         None => Ok(serde_json::from_str(body).expect("k8s-yaml-view printed invalid JSON")),
     }
 }
+
+/// Whether `path` is a file someone may execute.
+#[cfg(unix)]
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+pub fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}

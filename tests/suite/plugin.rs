@@ -2,7 +2,7 @@
 //! what Helm validates, plus this project's own rules (the version follows Cargo.toml, Helm
 //! runs the built binary, and the install hook script is there to build it).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_yaml::Value;
 
@@ -80,7 +80,10 @@ fn install_hook_script_exists_and_is_executable() {
             .unwrap_or_else(|| panic!("hook {command:?} does not start with {PLUGIN_DIR_VAR}"));
         let script = repo().join(relative);
         assert!(script.is_file(), "no hook script {relative}");
-        assert!(is_executable(&script), "{relative} is not executable");
+        assert!(
+            crate::common::is_executable(&script),
+            "{relative} is not executable"
+        );
         let syntax = std::process::Command::new("bash")
             .arg("-n")
             .arg(&script)
@@ -88,17 +91,6 @@ fn install_hook_script_exists_and_is_executable() {
             .expect("cannot run bash");
         assert!(syntax.success(), "{relative}: bash -n failed");
     }
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// Strict SemVer 2.0.0: `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`, no leading zeros in numbers.

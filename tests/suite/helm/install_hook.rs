@@ -120,7 +120,7 @@ fn installs_bin_reimage_as_helm_runs_it() -> Ran {
         );
         let installed = plugin.join("bin/reimage");
         assert!(
-            is_executable(&installed),
+            crate::common::is_executable(&installed),
             "{event}: no executable bin/reimage"
         );
         assert_eq!(
@@ -184,15 +184,4 @@ fn which(tool: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(tool))
         .find(|candidate| candidate.is_file())
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
