@@ -5,7 +5,7 @@
 //! read it from (`file`, from the item's path and index annotations).
 //!
 //! The text is written in the list's own style: a block sequence at the list's indentation,
-//! or JSON in a flow (JSON) list. Every string is quoted by [`crate::quoting`], so it reads
+//! or JSON in a flow (JSON) list. Every string is quoted by `crate::quoting`, so it reads
 //! the same under YAML 1.1 and 1.2.
 
 use crate::plan::Status;
