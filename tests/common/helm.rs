@@ -43,21 +43,20 @@ const CLEARED_ENV: [&str; 9] = [
     "HELM_C_LIB",
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The virtualenv with the wheel: `REIMAGE_HELM_VENV`, else `target/helm-venv` in the
 /// repository.
 pub fn venv_dir() -> PathBuf {
     std::env::var_os("REIMAGE_HELM_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target").join("helm-venv"))
+        .unwrap_or_else(|| super::manifest_dir().join("target").join("helm-venv"))
 }
 
 /// The driver script.
 fn driver() -> PathBuf {
-    repo().join("tests").join("helm").join("install.py")
+    super::manifest_dir()
+        .join("tests")
+        .join("helm")
+        .join("install.py")
 }
 
 /// What the tests tell a machine without the virtualenv.
@@ -243,7 +242,10 @@ impl HelmHome {
     pub fn add_reimage_plugin(&self, binary: &Path) -> PathBuf {
         let dir = self.plugins().join("reimage");
         std::fs::create_dir_all(dir.join("bin")).expect("cannot create the plugin folder");
-        copy(&repo().join("plugin.yaml"), &dir.join("plugin.yaml"));
+        copy(
+            &super::manifest_dir().join("plugin.yaml"),
+            &dir.join("plugin.yaml"),
+        );
         copy(binary, &dir.join("bin").join("reimage"));
         dir
     }
@@ -251,7 +253,10 @@ impl HelmHome {
     /// Lays out the `capture` post-renderer of `tests/helm/capture`, which keeps a copy of each
     /// stream Helm sends it in the folder given as its argument.
     pub fn add_capture_plugin(&self) {
-        let source = repo().join("tests").join("helm").join("capture");
+        let source = super::manifest_dir()
+            .join("tests")
+            .join("helm")
+            .join("capture");
         let dir = self.plugins().join("capture");
         std::fs::create_dir_all(&dir).expect("cannot create the plugin folder");
         for file in ["plugin.yaml", "capture.sh"] {
