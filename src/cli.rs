@@ -49,6 +49,7 @@ impl Cli {
             Some(Command::Images(_)) => "images",
             Some(Command::Lock(_)) => "lock",
             Some(Command::Check(_)) => "check",
+            Some(Command::Schema) => "schema",
         }
     }
 }
@@ -132,6 +133,9 @@ pub enum Command {
     /// list the violations on standard output if there are any. Rules without a policy are an
     /// error.
     Check(CheckArgs),
+    /// Print the JSON Schema of the rules file, for editors and validators (the README shows
+    /// how to point an editor at it).
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
+    // Commands that read no rules, whatever `--rules` or REIMAGE_RULES names.
+    if let Some(Command::Schema) = &cli.command {
+        return commands::schema::run();
+    }
     let settings = Settings::new(cli)?;
     let mut session = Session {
         settings: &settings,
@@ -71,6 +75,7 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
         Some(Command::Images(args)) => commands::images::run(&mut session, args),
         Some(Command::Check(args)) => commands::check::run(&mut session, args),
         Some(Command::Lock(args)) => commands::lock::run(&mut session, args),
+        Some(Command::Schema) => commands::schema::run(),
     }
 }
 

@@ -1,12 +1,13 @@
 //! The commands, one module each, all driven by one [`Settings`]: a render (no subcommand),
 //! `images`, `check` and `lock`. [`Session`] holds what they share: standard input and output,
-//! the warnings, `--explain` and the log.
+//! the warnings, `--explain` and the log. `schema` reads no rules and needs none of it.
 
 pub mod check;
 pub mod images;
 pub mod lock;
 mod pins;
 pub mod render;
+pub mod schema;
 
 use std::io::{BufWriter, Read, Write};
 

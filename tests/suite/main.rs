@@ -35,6 +35,7 @@ mod readme;
 mod registry;
 mod registry_tls;
 mod sarif;
+mod schema;
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
@@ -50,6 +51,7 @@ fn main() {
         properties::tests(),
         golden::tests(),
         sarif::tests(),
+        schema::tests(),
         log::tests(),
         readme::tests(),
         plugin::tests(),
