@@ -50,6 +50,7 @@ impl Cli {
             Some(Command::Lock(_)) => "lock",
             Some(Command::Check(_)) => "check",
             Some(Command::Schema) => "schema",
+            Some(Command::Init) => "init",
         }
     }
 }
@@ -136,6 +137,11 @@ pub enum Command {
     /// Print the JSON Schema of the rules file, for editors and validators (the README shows
     /// how to point an editor at it).
     Schema,
+    /// Write a starting rules file for the stream on standard input: every registry it pulls
+    /// from mirrored under --registry PREFIX, a pull secret (--pull-secret NAME, default
+    /// `mirror-pull`), a policy that allows only the mirror, and a comment on each string that
+    /// is only reported.
+    Init,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,9 @@ pub enum Error {
     /// `reimage check` was asked for with rules that set no policy.
     #[error("the rules set no `policy:`, so there is nothing to check; add `policy:` (allowedRegistries, requireDigest, forbidLatest) to the rules file")]
     NoPolicy,
+    /// `reimage init` was asked for without the mirror to move the images under.
+    #[error("`init` needs the mirror to move every image under: pass --registry PREFIX, such as `--registry harbor.example.com/mirror`")]
+    NoMirror,
 }
 
 impl Error {

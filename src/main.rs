@@ -76,6 +76,11 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
         Some(Command::Check(args)) => commands::check::run(&mut session, args),
         Some(Command::Lock(args)) => commands::lock::run(&mut session, args),
         Some(Command::Schema) => commands::schema::run(),
+        Some(Command::Init) => commands::init::run(
+            &mut session,
+            cli.rules.registry.as_deref(),
+            &cli.rules.pull_secrets,
+        ),
     }
 }
 

@@ -36,6 +36,9 @@ impl Settings {
         if cli.command.is_none() && rules_named(cli).is_none() {
             return Err(Error::NoRules);
         }
+        if matches!(cli.command, Some(Command::Init)) && cli.rules.registry.is_none() {
+            return Err(Error::NoMirror);
+        }
         let rules = match &cli.rules.rules {
             Some(path) => Rules::load(path)?,
             None => Rules::empty(),

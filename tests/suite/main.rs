@@ -27,6 +27,7 @@ mod differential;
 mod fixtures;
 mod golden;
 mod hostile;
+mod init;
 mod log;
 mod output;
 mod plugin;
@@ -52,6 +53,7 @@ fn main() {
         golden::tests(),
         sarif::tests(),
         schema::tests(),
+        init::tests(),
         log::tests(),
         readme::tests(),
         plugin::tests(),
