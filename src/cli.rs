@@ -51,6 +51,7 @@ impl Cli {
             Some(Command::Check(_)) => "check",
             Some(Command::Schema) => "schema",
             Some(Command::Init) => "init",
+            Some(Command::Import(_)) => "import",
         }
     }
 }
@@ -142,6 +143,17 @@ pub enum Command {
     /// `mirror-pull`), a policy that allows only the mirror, and a comment on each string that
     /// is only reported.
     Init,
+    /// Turn a kustomization's `images:` (or a Flux HelmRelease's
+    /// `spec.postRenderers[].kustomize.images`) into a rules file, saying on standard error
+    /// what cannot be expressed.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The kustomization (kustomization.yaml) or the file with the HelmRelease.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

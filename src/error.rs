@@ -19,6 +19,9 @@ pub enum Error {
     Locate(#[from] LocateError),
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// `reimage import` cannot read its file.
+    #[error(transparent)]
+    Import(#[from] crate::rules::import::ImportError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]

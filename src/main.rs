@@ -81,6 +81,7 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
             cli.rules.registry.as_deref(),
             &cli.rules.pull_secrets,
         ),
+        Some(Command::Import(args)) => commands::import::run(&mut session, args),
     }
 }
 

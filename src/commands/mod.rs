@@ -1,9 +1,11 @@
 //! The commands, one module each, all driven by one [`Settings`]: a render (no subcommand),
-//! `images`, `check`, `lock` and `init`. [`Session`] holds what they share: standard input and
-//! output, the warnings, `--explain` and the log. `schema` reads no rules and needs none of it.
+//! `images`, `check`, `lock`, `init` and `import`. [`Session`] holds what they share: standard
+//! input and output, the warnings, `--explain` and the log. `schema` reads no rules and needs
+//! none of it.
 
 pub mod check;
 pub mod images;
+pub mod import;
 pub mod init;
 pub mod lock;
 mod pins;

@@ -27,6 +27,7 @@ mod differential;
 mod fixtures;
 mod golden;
 mod hostile;
+mod import;
 mod init;
 mod log;
 mod output;
@@ -54,6 +55,7 @@ fn main() {
         sarif::tests(),
         schema::tests(),
         init::tests(),
+        import::tests(),
         log::tests(),
         readme::tests(),
         plugin::tests(),

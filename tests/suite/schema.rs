@@ -3,7 +3,9 @@
 //!
 //! The rules files are those of `examples/` (every `*rules.yaml`, in every folder) and the one
 //! each golden case passes (`testdata/<case>/rules.yaml`, or the file its `args` or `env` name,
-//! found as `golden.rs` finds it). Two kinds are left out, by rule:
+//! found as `golden.rs` finds it), and the rules files that the golden cases of `reimage init`
+//! and `reimage import` expect them to write (their `expected.yaml`). Two kinds are left out,
+//! by rule:
 //!
 //! - a case whose expected standard error starts with `reimage: <its rules file>:`, the form of
 //!   every rules-file error: its file is meant to be refused;
@@ -166,6 +168,9 @@ fn every_rules_file_of_the_examples_and_the_golden_cases_passes() {
     let examples = files.len();
     let (mut refused, mut empty) = (Vec::new(), Vec::new());
     for dir in golden::case_dirs() {
+        if writes_rules(&dir) {
+            files.push(dir.join("expected.yaml"));
+        }
         let Some(file) = rules_of_case(&dir) else {
             continue;
         };
@@ -238,6 +243,13 @@ fn rules_of_case(dir: &Path) -> Option<String> {
     from_args
         .or_else(from_env)
         .filter(|file| dir.join(file).is_file())
+}
+
+/// Whether the case is a successful `reimage init` or `reimage import`, whose output is a rules
+/// file.
+fn writes_rules(dir: &Path) -> bool {
+    let command = golden::case_args(dir).into_iter().next();
+    matches!(command.as_deref(), Some("init" | "import")) && !dir.join("expected.status").exists()
 }
 
 /// Whether the case expects reimage to refuse its rules file: every rules-file error starts
