@@ -52,6 +52,8 @@ impl Cli {
             Some(Command::Schema) => "schema",
             Some(Command::Init) => "init",
             Some(Command::Import(_)) => "import",
+            Some(Command::Completions(_)) => "completions",
+            Some(Command::Man) => "man",
         }
     }
 }
@@ -147,6 +149,18 @@ pub enum Command {
     /// `spec.postRenderers[].kustomize.images`) into a rules file, saying on standard error
     /// what cannot be expressed.
     Import(ImportArgs),
+    /// Print a completion script for a shell
+    /// (`reimage completions bash > /etc/bash_completion.d/reimage`).
+    Completions(CompletionsArgs),
+    /// Print the manual page, in roff (`reimage man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

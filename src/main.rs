@@ -61,8 +61,11 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
     // Commands that read no rules, whatever `--rules` or REIMAGE_RULES names.
-    if let Some(Command::Schema) = &cli.command {
-        return commands::schema::run();
+    match &cli.command {
+        Some(Command::Schema) => return commands::schema::run(),
+        Some(Command::Completions(args)) => return commands::completions::run(args),
+        Some(Command::Man) => return commands::man::run(),
+        _ => {}
     }
     let settings = Settings::new(cli)?;
     let mut session = Session {
@@ -76,6 +79,8 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
         Some(Command::Check(args)) => commands::check::run(&mut session, args),
         Some(Command::Lock(args)) => commands::lock::run(&mut session, args),
         Some(Command::Schema) => commands::schema::run(),
+        Some(Command::Completions(args)) => commands::completions::run(args),
+        Some(Command::Man) => commands::man::run(),
         Some(Command::Init) => commands::init::run(
             &mut session,
             cli.rules.registry.as_deref(),

@@ -1,13 +1,15 @@
 //! The commands, one module each, all driven by one [`Settings`]: a render (no subcommand),
 //! `images`, `check`, `lock`, `init` and `import`. [`Session`] holds what they share: standard
-//! input and output, the warnings, `--explain` and the log. `schema` reads no rules and needs
-//! none of it.
+//! input and output, the warnings, `--explain` and the log. `schema`, `completions` and `man`
+//! read no rules and need none of it.
 
 pub mod check;
+pub mod completions;
 pub mod images;
 pub mod import;
 pub mod init;
 pub mod lock;
+pub mod man;
 mod pins;
 pub mod render;
 pub mod schema;

@@ -22,6 +22,7 @@ mod harness;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod completions;
 mod copy_lists;
 mod differential;
 mod fixtures;
@@ -56,6 +57,7 @@ fn main() {
         schema::tests(),
         init::tests(),
         import::tests(),
+        completions::tests(),
         log::tests(),
         readme::tests(),
         plugin::tests(),
