@@ -43,11 +43,21 @@ impl Settings {
             Some(path) => Rules::load(path)?,
             None => Rules::empty(),
         };
-        let rules = rules.with_shorthands(
-            cli.rules.registry.as_deref(),
-            &cli.rules.pull_secrets,
-            cli.rules.lock.as_deref(),
-        )?;
+        let shorthands = |rules: Rules| {
+            rules.with_shorthands(
+                cli.rules.registry.as_deref(),
+                &cli.rules.pull_secrets,
+                cli.rules.lock.as_deref(),
+            )
+        };
+        let rules = if matches!(cli.command, Some(Command::Init)) {
+            // `init` writes new rules from the flags, checked on their own; the file lends
+            // only where images are found, and its own catch-all does not clash with them.
+            shorthands(Rules::empty())?;
+            rules
+        } else {
+            shorthands(rules)?
+        };
         let nothing_to_check = rules.policy.is_none() && rules.pull_secrets.remove.is_empty();
         if matches!(cli.command, Some(Command::Check(_))) && nothing_to_check {
             return Err(Error::NoPolicy);

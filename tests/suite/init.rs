@@ -14,6 +14,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
     tests![
         init_rules_mirror_every_image_and_pass_check,
         each_reported_string_gets_a_comment_with_its_place,
+        a_rules_file_lends_its_paths_and_nothing_else,
     ]
 }
 
@@ -118,4 +119,26 @@ fn each_reported_string_gets_a_comment_with_its_place() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `--rules` lends `paths:` (and `scan:`); its own registries, even a catch-all, neither clash
+/// with `--registry` nor reach the output.
+fn a_rules_file_lends_its_paths_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("mine.yaml");
+    std::fs::write(
+        &rules,
+        "version: 1\nregistries: [{from: \"*\", to: old.example.com}]\n\
+         paths: [{kind: Cache, group: example.com, path: spec.image}]\n",
+    )
+    .unwrap();
+    let input = "apiVersion: example.com/v1\nkind: Cache\nmetadata: {name: c}\n\
+                 spec: {image: 'ghcr.io/org/cache:1'}\n";
+    let rules = rules.to_str().unwrap();
+    let text = ok(
+        &["init", "--rules", rules, "--registry", PREFIX],
+        input.as_bytes(),
+    );
+    assert!(text.contains("  - from: ghcr.io\n"), "{text}");
+    assert!(!text.contains("old.example.com"), "{text}");
 }
