@@ -50,6 +50,11 @@ impl Cli {
             Some(Command::Images(_)) => "images",
             Some(Command::Lock(_)) => "lock",
             Some(Command::Check(_)) => "check",
+            Some(Command::Schema) => "schema",
+            Some(Command::Init) => "init",
+            Some(Command::Import(_)) => "import",
+            Some(Command::Completions(_)) => "completions",
+            Some(Command::Man) => "man",
         }
     }
 }
@@ -133,6 +138,37 @@ pub enum Command {
     /// list the violations on standard output if there are any. Rules without a policy are an
     /// error.
     Check(CheckArgs),
+    /// Print the JSON Schema of the rules file, for editors and validators (the README shows
+    /// how to point an editor at it).
+    Schema,
+    /// Write a starting rules file for the stream on standard input: every registry it pulls
+    /// from mirrored under --registry PREFIX, a pull secret (--pull-secret NAME, default
+    /// `mirror-pull`), a policy that allows only the mirror, and a comment on each string that
+    /// is only reported.
+    Init,
+    /// Turn a kustomization's `images:` (or a Flux HelmRelease's
+    /// `spec.postRenderers[].kustomize.images`) into a rules file, saying on standard error
+    /// what cannot be expressed.
+    Import(ImportArgs),
+    /// Print a completion script for a shell
+    /// (`reimage completions bash > /etc/bash_completion.d/reimage`).
+    Completions(CompletionsArgs),
+    /// Print the manual page, in roff (`reimage man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The kustomization (kustomization.yaml) or the file with the HelmRelease.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,9 @@ pub enum Error {
     Locate(#[from] LocateError),
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// `reimage import` cannot read its file.
+    #[error(transparent)]
+    Import(#[from] crate::rules::import::ImportError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -51,6 +54,9 @@ pub enum Error {
     /// `reimage check` was asked for with rules that set no policy.
     #[error("the rules set no `policy:`, so there is nothing to check; add `policy:` (allowedRegistries, requireDigest, forbidLatest) to the rules file")]
     NoPolicy,
+    /// `reimage init` was asked for without the mirror to move the images under.
+    #[error("`init` needs the mirror to move every image under: pass --registry PREFIX, such as `--registry harbor.example.com/mirror`")]
+    NoMirror,
 }
 
 impl Error {

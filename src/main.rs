@@ -60,6 +60,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
+    // Commands that read no rules, whatever `--rules` or REIMAGE_RULES names.
+    match &cli.command {
+        Some(Command::Schema) => return commands::schema::run(),
+        Some(Command::Completions(args)) => return commands::completions::run(args),
+        Some(Command::Man) => return commands::man::run(),
+        _ => {}
+    }
     let settings = Settings::new(cli)?;
     let mut session = Session {
         settings: &settings,
@@ -71,6 +78,15 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
         Some(Command::Images(args)) => commands::images::run(&mut session, args),
         Some(Command::Check(args)) => commands::check::run(&mut session, args),
         Some(Command::Lock(args)) => commands::lock::run(&mut session, args),
+        Some(Command::Schema) => commands::schema::run(),
+        Some(Command::Completions(args)) => commands::completions::run(args),
+        Some(Command::Man) => commands::man::run(),
+        Some(Command::Init) => commands::init::run(
+            &mut session,
+            cli.rules.registry.as_deref(),
+            &cli.rules.pull_secrets,
+        ),
+        Some(Command::Import(args)) => commands::import::run(&mut session, args),
     }
 }
 

@@ -34,15 +34,28 @@ pub struct Settings {
 impl Settings {
     /// Reads the rules and checks what the command needs of them.
     pub fn new(cli: &Cli) -> Result<Settings, Error> {
+        if matches!(cli.command, Some(Command::Init)) && cli.rules.registry.is_none() {
+            return Err(Error::NoMirror);
+        }
         let rules = match &cli.rules.rules {
             Some(path) => Rules::load(path)?,
             None => Rules::empty(),
         };
-        let rules = rules.with_shorthands(
-            cli.rules.registry.as_deref(),
-            &cli.rules.pull_secrets,
-            cli.rules.lock.as_deref(),
-        )?;
+        let shorthands = |rules: Rules| {
+            rules.with_shorthands(
+                cli.rules.registry.as_deref(),
+                &cli.rules.pull_secrets,
+                cli.rules.lock.as_deref(),
+            )
+        };
+        let rules = if matches!(cli.command, Some(Command::Init)) {
+            // `init` writes new rules from the flags, checked on their own; the file lends
+            // only where images are found, and its own catch-all does not clash with them.
+            shorthands(Rules::empty())?;
+            rules
+        } else {
+            shorthands(rules)?
+        };
         let nothing_to_check = rules.policy.is_none() && rules.pull_secrets.remove.is_empty();
         if matches!(cli.command, Some(Command::Check(_))) && nothing_to_check {
             return Err(Error::NoPolicy);

@@ -1,14 +1,20 @@
 //! The commands, one module each, all driven by one [`Settings`]: a render (no subcommand),
-//! which runs as a KRM function when standard input is a `ResourceList`, `images`, `check`
-//! and `lock`. [`Session`] holds what they share: standard input and output,
-//! the warnings, `--explain` and the log.
+//! which runs as a KRM function when standard input is a `ResourceList`, `images`, `check`,
+//! `lock`, `init` and `import`. [`Session`] holds what they share: standard input and output,
+//! the warnings, `--explain` and the log. `schema`, `completions` and `man` read no rules and
+//! need none of it.
 
 pub mod check;
+pub mod completions;
 mod function;
 pub mod images;
+pub mod import;
+pub mod init;
 pub mod lock;
+pub mod man;
 mod pins;
 pub mod render;
+pub mod schema;
 
 use std::io::{BufWriter, Read, Write};
 

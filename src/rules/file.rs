@@ -4,14 +4,23 @@
 //! message (see `super::convert`) rather than serde's terse "missing field". Unknown keys are
 //! refused at every level (`deny_unknown_fields`); `super::tracked` reads the file and gets the
 //! unknown key and the keys allowed from serde, and `super::suggest` makes a "did you mean" hint.
+//!
+//! The same types give the JSON Schema of the file ([`json_schema`], `reimage schema`): the keys,
+//! their descriptions (these doc comments), and, through `schemars` attributes, the few checks of
+//! `super::convert` that a schema can state cheaply (required keys, the form of tags, digests and
+//! Secret names, the values of an enumeration). The schema says less than the checks do; it
+//! never refuses a file they accept.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// The whole rules file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The rules file of reimage: what to rewrite in rendered manifests.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "reimage rules file")]
 pub struct RulesFile {
     /// Format version; required, and must be `1`.
+    #[schemars(required, extend("type" = "integer", "const" = 1))]
     pub version: Option<u64>,
     /// Registry mapping, tried in full: the entry with the longest matching `from` wins.
     pub registries: Option<Vec<RegistryFile>>,
@@ -29,12 +38,26 @@ pub struct RulesFile {
     pub policy: Option<PolicyFile>,
 }
 
-/// One entry of `registries:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One entry of `registries:`: `from` and either `to` or `keep: true`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "Registry",
+    extend(
+        "anyOf" = [
+            {"required": ["to"], "properties": {"to": {"type": "string"}}},
+            {"required": ["keep"], "properties": {"keep": {"const": true}}}
+        ],
+        "not" = {
+            "required": ["to", "keep"],
+            "properties": {"to": {"type": "string"}, "keep": {"const": true}}
+        }
+    )
+)]
 pub struct RegistryFile {
     /// Source prefix: a registry host, optionally followed by repository path segments
     /// (`docker.io`, `quay.io/prometheus`), or `"*"` for every registry no other entry matches.
+    #[schemars(required, extend("type" = "string"))]
     pub from: Option<String>,
     /// Destination prefix that replaces `from` (`harbor.example.com/dockerhub`); no tag or digest.
     /// For `from: "*"` the source host is kept as the first path segment below `to`.
@@ -43,26 +66,42 @@ pub struct RegistryFile {
     pub keep: Option<bool>,
 }
 
-/// One entry of `images:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One entry of `images:`: `name`, and at least one of `newName`, `newTag` and `digest`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "Image",
+    extend("anyOf" = [
+        {"required": ["newName"], "properties": {"newName": {"type": "string"}}},
+        {"required": ["newTag"], "properties": {"newTag": {"not": {"type": "null"}}}},
+        {"required": ["digest"], "properties": {"digest": {"type": "string"}}}
+    ])
+)]
 pub struct ImageFile {
     /// The image name this override applies to, without tag or digest. Normalised, so `nginx`
     /// and `docker.io/library/nginx` are the same image.
+    #[schemars(required, extend("type" = "string"))]
     pub name: Option<String>,
     /// Replacement name (registry and repository), without tag or digest.
     pub new_name: Option<String>,
-    /// Replacement tag.
+    /// Replacement tag: 1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or
+    /// `-`. A plain scalar is read as written, so `1.20` is the tag `1.20`, not a number.
+    #[schemars(extend(
+        "type" = ["string", "number", "boolean", "null"],
+        "pattern" = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+    ))]
     pub new_tag: Option<String>,
-    /// Digest to pin, such as `sha256:` followed by 64 lowercase hex digits.
+    /// Digest to pin: `sha256:` and 64 lowercase hex digits, or `sha512:` and 128.
+    #[schemars(regex(pattern = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"))]
     pub digest: Option<String>,
     /// Limits the override to matching workloads and containers; omitted means everywhere.
     pub select: Option<SelectFile>,
 }
 
 /// `images[].select`: every field is optional; the ones given must all match.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Select")]
 pub struct SelectFile {
     /// Kind of the workload object (`DaemonSet`, `Deployment`, a custom kind ...).
     pub kind: Option<String>,
@@ -75,22 +114,34 @@ pub struct SelectFile {
 }
 
 /// `pullSecrets:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "PullSecrets")]
 pub struct PullSecretsFile {
     /// Secrets to add to pod specs that use images from the given registries.
     pub add: Option<Vec<SecretGrantFile>>,
     /// Secret names to remove from `imagePullSecrets` wherever they appear.
+    #[schemars(inner(
+        regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"),
+        length(max = 253)
+    ))]
     pub remove: Option<Vec<String>>,
     /// `true`: also edit `imagePullSecrets` of ServiceAccount objects. Default `false`.
     pub service_accounts: Option<bool>,
 }
 
 /// One entry of `pullSecrets.add`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "SecretGrant")]
 pub struct SecretGrantFile {
     /// Name of the Secret (a Kubernetes DNS-1123 subdomain name).
+    #[schemars(
+        required,
+        extend("type" = "string"),
+        regex(pattern = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"),
+        length(max = 253)
+    )]
     pub name: Option<String>,
     /// Registry prefixes whose images need this secret. Omitted: the hosts of every `to` in
     /// `registries:`.
@@ -98,13 +149,15 @@ pub struct SecretGrantFile {
 }
 
 /// `digests:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Digests")]
 pub struct DigestsFile {
     /// Lock file mapping references to digests, relative to the rules file's directory.
     pub lock: Option<String>,
     /// How a pinned reference is written: `tag+digest` (default, `name:tag@sha256:...`) or
     /// `digest` (`name@sha256:...`).
+    #[schemars(extend("enum" = ["tag+digest", "digest", null]))]
     pub form: Option<String>,
     /// `true`: every image must end up with a digest (from the lock file, an override, or
     /// already in the chart). Default `false`.
@@ -122,11 +175,25 @@ pub struct DigestsFile {
     pub certs_dir: Option<String>,
 }
 
-/// One entry of `paths:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// One entry of `paths:`: `kind`, and one of `path` and `podSpec`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(
+    rename = "Path",
+    extend(
+        "anyOf" = [
+            {"required": ["path"], "properties": {"path": {"type": "string"}}},
+            {"required": ["podSpec"], "properties": {"podSpec": {"type": "string"}}}
+        ],
+        "not" = {
+            "required": ["path", "podSpec"],
+            "properties": {"path": {"type": "string"}, "podSpec": {"type": "string"}}
+        }
+    )
+)]
 pub struct PathFile {
     /// Kind of the objects this applies to (`CephCluster`).
+    #[schemars(required, extend("type" = "string"))]
     pub kind: Option<String>,
     /// API group of those objects (`ceph.rook.io`); omitted means any group.
     pub group: Option<String>,
@@ -135,6 +202,60 @@ pub struct PathFile {
     /// Field path to a pod spec (`spec.template.spec`); containers etc. inside it are found.
     /// Exclusive with `path`.
     pub pod_spec: Option<String>,
+}
+
+/// `scan:`: for each kind of string, `rewrite` (the default: confident matches are rewritten,
+/// the rest reported), `report` (nothing rewritten, everything reported) or `off`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Scan")]
+pub struct ScanFile {
+    /// Container `env` values.
+    pub env: Option<ScanModeFile>,
+    /// Container `args` and `command` items.
+    pub args: Option<ScanModeFile>,
+    /// ConfigMap `data` values.
+    pub config_maps: Option<ScanModeFile>,
+    /// More env var names, flags and ConfigMap keys that hold images, beyond the built-in
+    /// patterns (`image`, `*_IMAGE`, `*-image`, `*Image`, `RELATED_IMAGE_*`).
+    pub image_keys: Option<Vec<String>>,
+}
+
+/// One `scan:` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "ScanMode")]
+pub enum ScanModeFile {
+    /// Confident matches are rewritten, the others reported (the default).
+    Rewrite,
+    /// Nothing is rewritten; every match is reported.
+    Report,
+    /// Not searched.
+    Off,
+}
+
+/// `policy:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Policy")]
+pub struct PolicyFile {
+    /// Registries (host or host/path prefixes) images may be pulled from.
+    pub allowed_registries: Option<Vec<String>>,
+    /// Every image must carry a digest.
+    pub require_digest: Option<bool>,
+    /// No image may use the tag `latest`, or no tag at all without a digest.
+    pub forbid_latest: Option<bool>,
+}
+
+/// The JSON Schema (draft-07) of the rules file, as `reimage schema` prints it: pretty-printed,
+/// with a final newline.
+pub fn json_schema() -> String {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<RulesFile>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
@@ -157,41 +278,4 @@ mod tests {
         let err = serde_yaml::from_str::<RulesFile>("version: 1\nregistry: []\n").unwrap_err();
         assert!(err.to_string().contains("unknown field `registry`"));
     }
-}
-
-/// `scan:`: for each kind of string, `rewrite` (the default: confident matches are rewritten,
-/// the rest reported), `report` (nothing rewritten, everything reported) or `off`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScanFile {
-    /// Container `env` values.
-    pub env: Option<ScanModeFile>,
-    /// Container `args` and `command` items.
-    pub args: Option<ScanModeFile>,
-    /// ConfigMap `data` values.
-    pub config_maps: Option<ScanModeFile>,
-    /// More env var names, flags and ConfigMap keys that hold images, beyond the built-in
-    /// patterns (`image`, `*_IMAGE`, `*-image`, `*Image`, `RELATED_IMAGE_*`).
-    pub image_keys: Option<Vec<String>>,
-}
-
-/// One `scan:` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScanModeFile {
-    Rewrite,
-    Report,
-    Off,
-}
-
-/// `policy:`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PolicyFile {
-    /// Registries (host or host/path prefixes) images may be pulled from.
-    pub allowed_registries: Option<Vec<String>>,
-    /// Every image must carry a digest.
-    pub require_digest: Option<bool>,
-    /// No image may use the tag `latest`, or no tag at all without a digest.
-    pub forbid_latest: Option<bool>,
 }

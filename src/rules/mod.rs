@@ -5,11 +5,14 @@
 //! `suggest`), then checked and normalised here into the types below, which are what the
 //! planner consumes. Every error names the file and the entry (`registries[2]`,
 //! `images[0].newTag`), with a line and column when serde_yaml knows it, and says what to do.
+//!
+//! [`import`] writes a rules file from another tool's image list (kustomize's `images:`).
 
 mod check;
 mod convert;
 pub mod file;
 mod images;
+pub mod import;
 mod policy;
 mod secrets;
 mod suggest;

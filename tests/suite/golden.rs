@@ -73,7 +73,7 @@ fn golden_case(dir: &Path) -> Result<(), Failed> {
 }
 
 /// Every folder under `testdata/`, sorted.
-fn case_dirs() -> Vec<PathBuf> {
+pub fn case_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", root.display()))
@@ -91,7 +91,7 @@ fn is_case(dir: &Path) -> bool {
         .any(|name| dir.join(name).is_file())
 }
 
-fn case_name(dir: &Path) -> String {
+pub fn case_name(dir: &Path) -> String {
     dir.file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -113,7 +113,7 @@ fn run_case(dir: &Path) -> Actual {
 
 /// The lines of `args`, then `--rules rules.yaml` when the case has rules and `args` does not
 /// name a rules file itself (options may follow a subcommand's arguments).
-fn case_args(dir: &Path) -> Vec<String> {
+pub fn case_args(dir: &Path) -> Vec<String> {
     let mut args = read_lines(&dir.join("args"));
     let names_rules = args
         .iter()
@@ -124,7 +124,7 @@ fn case_args(dir: &Path) -> Vec<String> {
     args
 }
 
-fn case_env(dir: &Path) -> Vec<(String, String)> {
+pub fn case_env(dir: &Path) -> Vec<(String, String)> {
     read_lines(&dir.join("env"))
         .into_iter()
         .filter(|line| !line.starts_with('#'))

@@ -23,12 +23,15 @@ mod harness;
 mod common;
 
 mod argocd;
+mod completions;
 mod copy_lists;
 mod differential;
 mod fixtures;
 mod golden;
 mod helm;
 mod hostile;
+mod import;
+mod init;
 mod log;
 mod output;
 mod plugin;
@@ -37,6 +40,7 @@ mod readme;
 mod registry;
 mod registry_tls;
 mod sarif;
+mod schema;
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
@@ -54,6 +58,10 @@ fn main() {
         properties::tests(),
         golden::tests(),
         sarif::tests(),
+        schema::tests(),
+        init::tests(),
+        import::tests(),
+        completions::tests(),
         log::tests(),
         readme::tests(),
         plugin::tests(),
