@@ -217,7 +217,11 @@ fn every_rules_file_of_the_examples_and_the_golden_cases_passes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(configs.len() >= 5, "only {} KRM functionConfigs", configs.len());
+    assert!(
+        configs.len() >= 5,
+        "only {} KRM functionConfigs",
+        configs.len()
+    );
     assert!(examples >= 3, "only {examples} rules files under examples/");
     assert!(
         validated >= 60,
