@@ -3,6 +3,7 @@
 //! Only the bytes of changed scalars and of `imagePullSecrets` are new; everything else is
 //! written from the input buffer as it is, never copied in memory ([`Output`]).
 
+pub(crate) mod layout;
 mod scalar;
 mod secrets;
 
@@ -22,11 +23,11 @@ pub struct Splice {
 }
 
 impl Splice {
-    fn replace(range: Range<usize>, text: String) -> Splice {
+    pub(crate) fn replace(range: Range<usize>, text: String) -> Splice {
         Splice { range, text }
     }
 
-    fn insert(at: usize, text: String) -> Splice {
+    pub(crate) fn insert(at: usize, text: String) -> Splice {
         Splice {
             range: at..at,
             text,
@@ -275,6 +276,24 @@ impl<'a> Output<'a> {
         apply(self.text, splices)
     }
 
+    /// The output's text for `range` of the input: its bytes with the edits inside it made.
+    pub fn text_of(&self, range: Range<usize>) -> String {
+        let mut out = String::new();
+        let (mut copied, mut taken) = (range.start, 0);
+        for (edit, end) in &self.edits {
+            let new = self.added.get(taken..*end).unwrap_or_default();
+            taken = *end;
+            if edit.start < range.start || edit.end > range.end {
+                continue;
+            }
+            out.push_str(self.text.get(copied..edit.start).unwrap_or_default());
+            out.push_str(new);
+            copied = edit.end;
+        }
+        out.push_str(self.text.get(copied..range.end).unwrap_or_default());
+        out
+    }
+
     /// The output in order: spans of the input, and the new text of each edit.
     pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
         let (mut copied, mut taken) = (0, 0);
@@ -409,6 +428,22 @@ mod tests {
         ));
         let outside = vec![Splice::replace(8..40, "x".to_string())];
         assert!(matches!(apply(text, outside), Err(ApplyError::Internal(_))));
+    }
+
+    #[test]
+    fn the_text_of_a_range_has_its_edits() {
+        let text = "a: 1\n---\nb: 2\n";
+        let out = apply(
+            text,
+            vec![
+                Splice::replace(3..4, "x".into()),
+                Splice::replace(12..13, "y".into()),
+                Splice::insert(14, "c: 3\n".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out.text_of(0..5), "a: x\n");
+        assert_eq!(out.text_of(9..14), "b: y\nc: 3\n");
     }
 
     #[test]
