@@ -41,6 +41,7 @@ pub(super) fn parse(
         .policy
         .map(|p| super::policy::policy(p, origin))
         .transpose()?;
+    let patches = super::patches::patches(file.patches.unwrap_or_default(), origin)?;
     Ok(Rules {
         registries,
         images,
@@ -49,6 +50,7 @@ pub(super) fn parse(
         paths,
         scan,
         policy,
+        patches,
     })
 }
 

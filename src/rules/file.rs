@@ -36,6 +36,9 @@ pub struct RulesFile {
     pub scan: Option<ScanFile>,
     /// What every image must satisfy; checked by `reimage check` and by every render.
     pub policy: Option<PolicyFile>,
+    /// RFC 6902 JSON patches, applied after the image rules, in order, to the resources each
+    /// entry's `target` selects.
+    pub patches: Option<Vec<PatchFile>>,
 }
 
 /// One entry of `registries:`: `from` and either `to` or `keep: true`.
@@ -245,6 +248,72 @@ pub struct PolicyFile {
     pub require_digest: Option<bool>,
     /// No image may use the tag `latest`, or no tag at all without a digest.
     pub forbid_latest: Option<bool>,
+}
+
+/// One entry of `patches:`: which resources, and the operations applied to each of them.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Patch")]
+pub struct PatchFile {
+    /// The resources to patch; every field given must match. `{}` selects every resource.
+    #[schemars(required)]
+    pub target: Option<TargetFile>,
+    /// RFC 6902 operations, applied in order; each sees the result of the one before.
+    #[schemars(required, length(min = 1))]
+    pub patch: Option<Vec<OperationFile>>,
+}
+
+/// `patches[].target`: every field is optional; the ones given must all match.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Target")]
+pub struct TargetFile {
+    /// API group (`apps`; `""` for the core group), from the resource's `apiVersion`.
+    pub group: Option<String>,
+    /// API version (`v1`), from the resource's `apiVersion`.
+    pub version: Option<String>,
+    /// Kind (`Deployment`).
+    pub kind: Option<String>,
+    /// `metadata.name`, matched exactly.
+    pub name: Option<String>,
+    /// `metadata.namespace`, matched exactly; a resource without one matches only `""`.
+    pub namespace: Option<String>,
+    /// A Kubernetes label selector (`app=web,tier in (front,back),!legacy`) on
+    /// `metadata.labels`.
+    pub label_selector: Option<String>,
+    /// The same selector syntax, on `metadata.annotations`.
+    pub annotation_selector: Option<String>,
+}
+
+/// One RFC 6902 operation.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Operation")]
+pub struct OperationFile {
+    /// `add`, `remove`, `replace`, `move`, `copy` or `test`.
+    #[schemars(
+        required,
+        extend("enum" = ["add", "remove", "replace", "move", "copy", "test"])
+    )]
+    pub op: Option<String>,
+    /// An RFC 6901 pointer into the resource: `/metadata/labels/team`,
+    /// `/metadata/annotations/app.kubernetes.io~1name` (`~1` for `/`, `~0` for `~`),
+    /// `/spec/template/spec/tolerations/-` (`-` appends, for `add`).
+    #[schemars(required, regex(pattern = r"^(/([^~]|~[01])*)+$"))]
+    pub path: Option<String>,
+    /// For `move` and `copy`: the pointer to take the value from.
+    #[schemars(regex(pattern = r"^(/([^~]|~[01])*)+$"))]
+    pub from: Option<String>,
+    /// For `add`, `replace` and `test`: the value (any YAML; `null` is a value).
+    #[serde(default, deserialize_with = "present")]
+    pub value: Option<serde_json::Value>,
+}
+
+/// A key that is present holds a value, `null` included: only a missing key is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 /// The JSON Schema (draft-07) of the rules file, as `reimage schema` prints it: pretty-printed,

@@ -13,8 +13,10 @@ mod convert;
 pub mod file;
 mod images;
 pub mod import;
+mod patches;
 mod policy;
 mod secrets;
+pub mod selector;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,34 @@ pub struct Rules {
     pub scan: Scan,
     /// What every image must satisfy, when a policy is set.
     pub policy: Option<Policy>,
+    /// RFC 6902 patches, applied after the image rules, in file order.
+    pub patches: Vec<Patch>,
+}
+
+/// One entry of `patches:`: the operations, and the resources they apply to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patch {
+    pub target: Target,
+    /// Checked RFC 6902 operations: each has the members its `op` needs, and valid pointers.
+    pub operations: Vec<json_patch::PatchOperation>,
+    /// Position in `patches:`, for messages.
+    pub index: usize,
+}
+
+/// Which resources a patch applies to; `None` fields match anything.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Target {
+    /// API group; `Some("")` is the core group.
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// `Some("")` matches resources without a namespace.
+    pub namespace: Option<String>,
+    /// On `metadata.labels`.
+    pub labels: Option<selector::LabelSelector>,
+    /// On `metadata.annotations`.
+    pub annotations: Option<selector::LabelSelector>,
 }
 
 /// One entry of `registries:`. A `from` is normalised for comparison (`index.docker.io/x` is
