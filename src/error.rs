@@ -26,6 +26,9 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// A patch of `patches:` failed or cannot be made in place.
+    #[error(transparent)]
+    Patch(#[from] crate::patch::PatchError),
     /// A KRM `ResourceList` that cannot be run as a function (no rules, rules twice).
     #[error(transparent)]
     Function(#[from] crate::krm::FunctionError),

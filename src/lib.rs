@@ -6,7 +6,8 @@
 //! [`locate`] parses each document (`tree`) and finds its images from a table →
 //! [`plan`] decides every change ([`rewrite`] applies the [`rules`] and the [`lock`] file to
 //! one reference) →
-//! [`apply`] turns the plan into byte splices and writes the output.
+//! [`apply`] turns the plan into byte splices and writes the output →
+//! [`patch`] applies the rules' RFC 6902 `patches:` to each document, byte for byte.
 //! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
 //! [`krm`] runs it all as a KRM function: the rules from a `ResourceList`'s `functionConfig`,
@@ -28,6 +29,7 @@ pub mod krm;
 pub mod locate;
 pub mod lock;
 mod parallel;
+pub mod patch;
 pub mod plan;
 pub mod policy;
 pub(crate) mod quoting;
@@ -169,7 +171,7 @@ fn run<'a>(
     let work = |document: Stream<'a>| {
         let found = match locate::locate(&document, &table) {
             Ok(found) => found,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(Error::from(e))),
         };
         let plan = plan::plan(&found, rules, &rewriter);
         let part = Part {
@@ -186,14 +188,47 @@ fn run<'a>(
                 Stages::UpToPlan => Ok(apply::Output::unchanged(text)),
             },
         };
+        let part = match (stages, rules.patches.is_empty()) {
+            (Stages::All, false) => match patched(text, &document, &rules.patches, part) {
+                Ok(part) => part,
+                Err(e) => return Some(Err(e)),
+            },
+            _ => part,
+        };
         (!part.is_empty()).then_some(Ok(part))
     };
     let mut merged = Merged::new(text);
     parallel::for_each_in_order(documents, parallel::threads_for(text.len()), work, |part| {
         merged.add(part?);
-        Ok::<(), locate::LocateError>(())
+        Ok::<(), Error>(())
     })?;
     merged.finish()
+}
+
+/// A document's part with the patches applied to its text after the image edits: one edit
+/// then replaces the whole document. A document whose image edits cannot be made is left to
+/// report that.
+fn patched<'a>(
+    text: &'a str,
+    document: &Stream<'a>,
+    patches: &[rules::Patch],
+    part: Part<'a>,
+) -> Result<Part<'a>, Error> {
+    let Ok(output) = &part.output else {
+        return Ok(part);
+    };
+    let Some(chunk) = document.chunks().first() else {
+        return Ok(part);
+    };
+    let current = output.text_of(chunk.range.clone());
+    let done = patch::document(&current, chunk, patches)?;
+    let mut report = part.report;
+    report.patches.extend(done.notes);
+    let output = match done.text {
+        Some(new) => apply::apply(text, vec![apply::Splice::replace(chunk.range.clone(), new)]),
+        None => part.output,
+    };
+    Ok(Part { report, output })
 }
 
 /// What one document adds to a run.
@@ -207,6 +242,7 @@ impl Part<'_> {
     fn is_empty(&self) -> bool {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
+            && self.report.patches.is_empty()
             && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
     }
 }
@@ -233,11 +269,17 @@ impl<'a> Merged<'a> {
 
     fn add(&mut self, part: Part<'a>) {
         let Part {
-            report: Report { findings, secrets },
+            report:
+                Report {
+                    findings,
+                    secrets,
+                    patches,
+                },
             output,
         } = part;
         self.report.findings.extend(findings);
         self.report.secrets.extend(secrets);
+        self.report.patches.extend(patches);
         let failed = output.and_then(|output| self.output.append(output));
         match failed {
             Ok(()) => {}

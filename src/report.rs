@@ -71,6 +71,8 @@ pub struct SecretNote {
 pub struct Report {
     pub findings: Vec<Finding>,
     pub secrets: Vec<SecretNote>,
+    /// The operations of `patches:` carried out, in stream order.
+    pub patches: Vec<crate::patch::PatchNote>,
 }
 
 impl Report {
@@ -111,7 +113,11 @@ impl Report {
             .map(|(holder, change)| note(found, holder, change))
             .filter(|n| keep_note(n))
             .collect();
-        Report { findings, secrets }
+        Report {
+            findings,
+            secrets,
+            patches: Vec::new(),
+        }
     }
 
     /// One line per change, for `--explain` and `--log`, in the order of the input.
@@ -132,7 +138,13 @@ impl Report {
                 .chain(removed)
                 .map(move |change| ((s.document, s.line), format!("{at}: {change}")))
         });
-        let mut lines: Vec<_> = images.chain(secrets).collect();
+        let patches = self.patches.iter().map(|p| {
+            (
+                (p.document, usize::MAX),
+                format!("{}: {}", p.location, p.change),
+            )
+        });
+        let mut lines: Vec<_> = images.chain(secrets).chain(patches).collect();
         lines.sort_by_key(|(at, _)| *at);
         lines
             .into_iter()
