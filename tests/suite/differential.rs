@@ -40,6 +40,7 @@
 use crate::common::{self, Ran, Skip};
 mod grammar;
 mod oracle;
+mod patches;
 mod resource_list;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +62,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         the_invariants_catch_what_they_should,
     ];
     trials.extend(resource_list::tests());
+    trials.extend(patches::tests());
     trials
 }
 
