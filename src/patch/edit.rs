@@ -69,8 +69,13 @@ impl Doc<'_, '_> {
     }
 
     /// The JSON value at `tokens` below `root`, read as Kubernetes reads it (through aliases
-    /// and merge keys).
-    pub fn read(&self, root: NodeId, tokens: &[String], pointer: &str) -> Result<Value, Problem> {
+    /// and merge keys), and the line it is on.
+    pub fn read(
+        &self,
+        root: NodeId,
+        tokens: &[String],
+        pointer: &str,
+    ) -> Result<(Value, usize), Problem> {
         let tree = self.tree;
         let mut node = tree.resolve(root);
         for token in tokens {
@@ -87,6 +92,7 @@ impl Doc<'_, '_> {
             };
         }
         value::json(tree, node)
+            .map(|value| (value, tree.node(node).line))
             .map_err(|what| self.problem(node, format!("cannot read `{pointer}`: {what}")))
     }
 

@@ -235,10 +235,10 @@ fn apply_operation(
     let at = tokens(operation.path());
     let (splices, change): (Vec<Splice>, String) = match operation {
         PatchOperation::Test(op) => {
-            let actual = doc.read(root, &at, path).map_err(fail)?;
+            let (actual, line) = doc.read(root, &at, path).map_err(fail)?;
             if !value::equal(&actual, &op.value) {
                 return Err(fail(Problem {
-                    line: tree.node(root).line,
+                    line,
                     message: format!("the test failed: `{path}` is {actual}, not {}; the resource is not what the patch expects, so fix the test or narrow the patch's `target`", op.value),
                 }));
             }
@@ -257,7 +257,7 @@ fn apply_operation(
             format!("remove {path}"),
         ),
         PatchOperation::Copy(op) => {
-            let value = doc
+            let (value, _) = doc
                 .read(root, &tokens(&op.from), op.from.as_str())
                 .map_err(fail)?;
             (
@@ -267,7 +267,7 @@ fn apply_operation(
         }
         PatchOperation::Move(op) => {
             let from = op.from.as_str();
-            let value = doc.read(root, &tokens(&op.from), from).map_err(fail)?;
+            let (value, _) = doc.read(root, &tokens(&op.from), from).map_err(fail)?;
             let change = format!("move {from} to {path}");
             if from == path {
                 (Vec::new(), change)

@@ -368,6 +368,26 @@ fn the_schema_refuses_what_the_rules_reader_refuses() {
             "version: 1\npolicy: {requireDigest: 'yes'}\n",
             "a quoted boolean",
         ),
+        (
+            "version: 1\npatches: [{target: {}, patch: [{op: delete, path: /a}]}]\n",
+            "an operation RFC 6902 does not have",
+        ),
+        (
+            "version: 1\npatches: [{target: {}, patch: [{op: remove, path: a/b}]}]\n",
+            "a pointer without its leading slash",
+        ),
+        (
+            "version: 1\npatches: [{patch: [{op: remove, path: /a}]}]\n",
+            "a patch without target",
+        ),
+        (
+            "version: 1\npatches: [{target: {}, patch: []}]\n",
+            "a patch without operations",
+        ),
+        (
+            "version: 1\npatches: [{target: {knd: Pod}, patch: [{op: remove, path: /a}]}]\n",
+            "an unknown key in a target",
+        ),
     ] {
         assert!(
             !errors(&validator, text).is_empty(),
