@@ -17,6 +17,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         the_full_rules_example_runs_as_pasted,
         every_rules_and_lock_file_in_the_readme_is_read,
         the_kustomize_function_config_runs_as_pasted,
+        the_patches_of_the_readme_run_as_pasted,
     ]
 }
 
@@ -261,4 +262,33 @@ fn the_kustomize_function_config_runs_as_pasted() {
         text.contains("imagePullSecrets: [{name: harbor-pull}], containers: [{name: web, image: harbor.example.com/mirror/docker.io/library/nginx:1.25}]"),
         "{text}"
     );
+}
+
+/// The `patches:` blocks of the Patches section are rules as pasted (after `version: 1`), and
+/// the first one does to a Deployment what the section says.
+fn the_patches_of_the_readme_run_as_pasted() {
+    let blocks: Vec<String> = yaml_blocks("## Patches")
+        .into_iter()
+        .filter(|b| b.starts_with("patches:"))
+        .collect();
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    for block in &blocks {
+        let text = format!("version: 1\n{block}");
+        Rules::from_yaml(&text, Path::new("")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme-patches");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, format!("version: 1\n{}", blocks[0])).unwrap();
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
+    let out = common::run(&["--rules", rules.to_str().unwrap()], input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "  replicas: 3\n",
+        "      tolerations: [{key: dedicated, operator: Exists}]\n",
+        "  labels: {team: platform}\n",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in\n{text}");
+    }
 }
