@@ -7,7 +7,8 @@
 //! [`plan`] decides every change ([`rewrite`] applies the [`rules`] and the [`lock`] file to
 //! one reference) →
 //! [`apply`] turns the plan into byte splices and writes the output.
-//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
+//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`, and
+//! [`patch`] writes what was done as RFC 6902 JSON Patch;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
 //! [`krm`] runs it all as a KRM function: the rules from a `ResourceList`'s `functionConfig`,
 //! its `items` edited like any `List`'s, and `results` written from the report.
@@ -28,6 +29,7 @@ pub mod krm;
 pub mod locate;
 pub mod lock;
 mod parallel;
+pub mod patch;
 pub mod plan;
 pub mod policy;
 pub(crate) mod quoting;
@@ -59,7 +61,8 @@ pub struct Rendered<'a> {
 /// How much of a run's report [`render_with`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
-    /// Every finding and pull-secret note: what `--explain`, `--log` and `reimage images` read.
+    /// Every finding and pull-secret note, and the changes as JSON Patch: what `--explain`,
+    /// `--log` and `reimage images` read.
     Full,
     /// Only the findings and notes the run itself reads: those it warns about, and those that
     /// break `digests.require` or `policy:`. A whole report costs far more memory than the
@@ -172,13 +175,17 @@ fn run<'a>(
             Err(e) => return Some(Err(e)),
         };
         let plan = plan::plan(&found, rules, &rewriter);
+        let mut report = Report::select(
+            &found,
+            &plan,
+            |finding| detail.keeps_finding(finding, rules),
+            |note| detail.keeps_note(note, rules),
+        );
+        if detail == Detail::Full {
+            report.patches = patch::patches(&found, &plan);
+        }
         let part = Part {
-            report: Report::select(
-                &found,
-                &plan,
-                |finding| detail.keeps_finding(finding, rules),
-                |note| detail.keeps_note(note, rules),
-            ),
+            report,
             output: match stages {
                 Stages::All => {
                     apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s))
@@ -207,6 +214,7 @@ impl Part<'_> {
     fn is_empty(&self) -> bool {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
+            && self.report.patches.is_empty()
             && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
     }
 }
@@ -233,11 +241,17 @@ impl<'a> Merged<'a> {
 
     fn add(&mut self, part: Part<'a>) {
         let Part {
-            report: Report { findings, secrets },
+            report:
+                Report {
+                    findings,
+                    secrets,
+                    patches,
+                },
             output,
         } = part;
         self.report.findings.extend(findings);
         self.report.secrets.extend(secrets);
+        self.report.patches.extend(patches);
         let failed = output.and_then(|output| self.output.append(output));
         match failed {
             Ok(()) => {}

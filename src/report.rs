@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::locate::{Found, Holder, How, ImageSite, ReportOnly, Resource};
+use crate::patch::ResourcePatch;
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 use crate::reference::Reference;
 
@@ -71,6 +72,9 @@ pub struct SecretNote {
 pub struct Report {
     pub findings: Vec<Finding>,
     pub secrets: Vec<SecretNote>,
+    /// The changes as JSON Patch, per resource in stream order (kept only by a run that keeps
+    /// the whole report, see [`crate::Detail`]).
+    pub patches: Vec<ResourcePatch>,
 }
 
 impl Report {
@@ -111,7 +115,11 @@ impl Report {
             .map(|(holder, change)| note(found, holder, change))
             .filter(|n| keep_note(n))
             .collect();
-        Report { findings, secrets }
+        Report {
+            findings,
+            secrets,
+            patches: Vec::new(),
+        }
     }
 
     /// One line per change, for `--explain` and `--log`, in the order of the input.
