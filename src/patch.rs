@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::locate::{Found, ImageSite, Resource, ResourceId};
 use crate::plan::{Decision, Plan};
-use crate::quoting::is_plain_safe;
+use crate::quoting::plain_reads_as_string;
 use crate::tree::{Kind, NodeId, ScalarStyle, Tag, Tree};
 
 /// One resource and the operations that change it.
@@ -214,7 +214,9 @@ fn reads_as_string(tree: &Tree<'_>, node: NodeId) -> bool {
     };
     match node.tag {
         Tag::Str | Tag::Binary => true,
-        Tag::None | Tag::NonSpecific => *style != ScalarStyle::Plain || is_plain_safe(value),
+        Tag::None | Tag::NonSpecific => {
+            *style != ScalarStyle::Plain || plain_reads_as_string(value)
+        }
         Tag::Null | Tag::Merge | Tag::Other => false,
     }
 }
