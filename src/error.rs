@@ -32,6 +32,9 @@ pub enum Error {
     /// `reimage images` cannot write the list asked for.
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    /// The changes cannot be written as JSON Patch (`--format json-patch`).
+    #[error(transparent)]
+    Patch(#[from] crate::patch::PatchError),
     /// Registries could not give some digests (`reimage lock`, `--resolve`).
     #[error(transparent)]
     Resolve(#[from] crate::digest::ResolveError),

@@ -182,7 +182,10 @@ fn run<'a>(
             |note| detail.keeps_note(note, rules),
         );
         if detail == Detail::Full {
-            report.patches = patch::patches(&found, &plan);
+            match patch::patches(&found, &plan) {
+                Ok(patches) => report.patches = patches,
+                Err(e) => report.unpatchable = Some(e),
+            }
         }
         let part = Part {
             report,
@@ -215,6 +218,7 @@ impl Part<'_> {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
             && self.report.patches.is_empty()
+            && self.report.unpatchable.is_none()
             && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
     }
 }
@@ -246,9 +250,13 @@ impl<'a> Merged<'a> {
                     findings,
                     secrets,
                     patches,
+                    unpatchable,
                 },
             output,
         } = part;
+        if self.report.unpatchable.is_none() {
+            self.report.unpatchable = unpatchable;
+        }
         self.report.findings.extend(findings);
         self.report.secrets.extend(secrets);
         self.report.patches.extend(patches);

@@ -5,20 +5,21 @@
 //! A resource is named as kustomize's `patches:` entries name their target (`group`,
 //! `version`, `kind`, `name`, `namespace`); an item of a `List` document is a resource of its
 //! own, and its pointers start at the item. Pointers (RFC 6901) are on the Kubernetes view of
-//! the document: aliases and merge keys resolved, indices as Kubernetes counts them. Each
-//! image string that changes gets a `test` of its old value and a `replace` with the whole
-//! new string (an env value or a ConfigMap value with the image inside it, written out in
+//! the document: aliases and merge keys resolved, indices as Kubernetes counts them, and a
+//! node read from several places (an aliased container list, a pod spec brought by a merge
+//! key) is patched at each of them, as each of them changes. Each image string that changes
+//! gets a `test` of its old value and a `replace` with the whole new string (an env value or a ConfigMap value with the image inside it, written out in
 //! full). Pull secrets follow the byte edit: removed names go first, by index from the last,
 //! each after a `test` of its name; added names are inserted at the front of the list, in
 //! order, or make the list when there is none (or it is null).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::locate::{Found, ImageSite, Resource, ResourceId};
-use crate::plan::{Decision, Plan};
+use crate::locate::{DocId, Found, ImageSite, Resource};
+use crate::plan::{Decision, Plan, SecretChange};
 use crate::quoting::plain_reads_as_string;
 use crate::tree::{Kind, NodeId, ScalarStyle, Tag, Tree};
 
@@ -84,25 +85,239 @@ impl Pointer {
     }
 }
 
+/// A stream whose changes are read in so many places that no patch should list them all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("document {document}: what changes is read in more than {MAX_PLACES} places (YAML aliases of aliases), too many to write as JSON Patch")]
+pub struct PatchError {
+    pub document: usize,
+}
+
+/// The most places of one document that a patch lists: far more than any manifest has, far
+/// fewer than an alias bomb expands to.
+pub const MAX_PLACES: usize = 100_000;
+
 /// Every resource of `found` that `plan` changes, in stream order, with its operations.
-pub fn patches(found: &Found<'_>, plan: &Plan) -> Vec<ResourcePatch> {
-    let mut ops: BTreeMap<ResourceId, Vec<Operation>> = BTreeMap::new();
-    for (resource, mut more) in image_operations(found, plan) {
-        ops.entry(resource).or_default().append(&mut more);
+pub fn patches(found: &Found<'_>, plan: &Plan) -> Result<Vec<ResourcePatch>, PatchError> {
+    let mut changes: BTreeMap<DocId, Changes<'_>> = BTreeMap::new();
+    for (text, (doc, node)) in edited_strings(found, plan) {
+        changes.entry(doc).or_default().strings.insert(node, text);
+    }
+    for (doc, alias, _) in &plan.inline {
+        changes.entry(*doc).or_default().inline.insert(*alias);
     }
     for change in &plan.secrets {
         let holder = found.holder(change.holder);
-        let more = secret_operations(found, holder, &change.add, &change.remove);
-        if !more.is_empty() {
-            ops.entry(holder.resource).or_default().extend(more);
+        let doc = found.resource(holder.resource).doc;
+        let secrets = &mut changes.entry(doc).or_default().secrets;
+        secrets.entry(holder.node).or_insert(change);
+    }
+    let mut out = Vec::new();
+    for resource in &found.resources {
+        let Some(changes) = changes.get_mut(&resource.doc) else {
+            continue;
+        };
+        let tree = &found.doc(resource.doc).tree;
+        let Some(root) = resource_root(tree, resource) else {
+            continue;
+        };
+        let mut walk = Walk {
+            tree,
+            changes,
+            ops: Vec::new(),
+        };
+        walk.visit(root, root, &Pointer::default())
+            .map_err(|()| PatchError {
+                document: found.doc(resource.doc).chunk.number,
+            })?;
+        if !walk.ops.is_empty() {
+            out.push(ResourcePatch {
+                target: target(resource),
+                patch: walk.ops,
+            });
         }
     }
-    ops.into_iter()
-        .map(|(resource, patch)| ResourcePatch {
-            target: target(found.resource(resource)),
-            patch,
-        })
-        .collect()
+    Ok(out)
+}
+
+/// What changes in one document, by node.
+#[derive(Default)]
+struct Changes<'p> {
+    /// The new string of each node whose bytes are replaced (a scalar, or an alias in an
+    /// image field).
+    strings: HashMap<NodeId, String>,
+    /// Aliases written out as the value they read before: they do not change.
+    inline: HashSet<NodeId>,
+    /// The pull secret change of each pod spec or ServiceAccount (its mapping node).
+    secrets: HashMap<NodeId, &'p SecretChange>,
+    /// Whether what Kubernetes reads from a node reaches a change (memo of [`Walk::reaches`]).
+    reaches: HashMap<NodeId, bool>,
+    /// Places listed so far in the document.
+    places: usize,
+}
+
+/// The new text of every node whose bytes the plan replaces, as (text, (document, node)): an
+/// image's final value, or for references inside a longer string that string with each
+/// replaced.
+fn edited_strings(found: &Found<'_>, plan: &Plan) -> Vec<(String, (DocId, NodeId))> {
+    let mut parts: BTreeMap<(DocId, NodeId), Vec<(&ImageSite, &Decision)>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (site, decision) in found.images.iter().zip(&plan.images) {
+        if !decision.edit {
+            continue;
+        }
+        let at = (found.resource(site.resource).doc, site.node);
+        match site.part {
+            None => out.push((decision.value.clone(), at)),
+            Some(_) => parts.entry(at).or_default().push((site, decision)),
+        }
+    }
+    for ((doc, node), sites) in parts {
+        if let Some(text) = with_parts(&found.doc(doc).tree, node, &sites) {
+            out.push((text, (doc, node)));
+        }
+    }
+    out
+}
+
+/// The string of `node` with the references of `sites` (parts of it) replaced; each part
+/// once, however many resources read it.
+fn with_parts(tree: &Tree<'_>, node: NodeId, sites: &[(&ImageSite, &Decision)]) -> Option<String> {
+    let old = tree.scalar(tree.resolve(node))?;
+    let mut parts: Vec<_> = sites
+        .iter()
+        .filter_map(|(site, decision)| Some((site.part.clone()?, &decision.value)))
+        .collect();
+    parts.sort_by_key(|(part, _)| (part.start, part.end));
+    parts.dedup_by_key(|(part, _)| part.start);
+    let mut new = String::with_capacity(old.len());
+    let mut copied = 0;
+    for (part, value) in parts {
+        new.push_str(old.get(copied..part.start)?);
+        new.push_str(value);
+        copied = part.end;
+    }
+    new.push_str(old.get(copied..)?);
+    Some(new)
+}
+
+/// The walk over what Kubernetes reads of one resource, down to every place a change reaches.
+struct Walk<'w, 't, 'p> {
+    tree: &'w Tree<'t>,
+    changes: &'w mut Changes<'p>,
+    ops: Vec<Operation>,
+}
+
+impl Walk<'_, '_, '_> {
+    /// The place `at`, whose value is written as `node` (an alias, or the value itself) and is
+    /// `value` once aliases are resolved. `Err` past [`MAX_PLACES`].
+    fn visit(&mut self, node: NodeId, value: NodeId, at: &Pointer) -> Result<(), ()> {
+        if let Some(new) = self.new_string(node, value) {
+            return self.string(value, new, at);
+        }
+        if !self.reaches(value) {
+            return Ok(());
+        }
+        for (token, child) in self.read_children(value) {
+            self.visit(child, self.tree.resolve(child), &at.join(&token))?;
+        }
+        if let Some(change) = self.changes.secrets.get(&value).copied() {
+            self.count()?;
+            let ops = secret_operations(self.tree, value, at, &change.add, &change.remove);
+            self.ops.extend(ops);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self) -> Result<(), ()> {
+        self.changes.places += 1;
+        if self.changes.places > MAX_PLACES {
+            return Err(());
+        }
+        Ok(())
+    }
+
+    /// What a place written as `node` reads after the run, when that is a new string.
+    fn new_string(&self, node: NodeId, value: NodeId) -> Option<String> {
+        if self.changes.inline.contains(&node) {
+            return None;
+        }
+        let strings = &self.changes.strings;
+        strings.get(&node).or_else(|| strings.get(&value)).cloned()
+    }
+
+    /// `test` and `replace` of the string at `at`, when it changes.
+    fn string(&mut self, value: NodeId, new: String, at: &Pointer) -> Result<(), ()> {
+        let Some(old) = self.tree.scalar(value) else {
+            return Ok(());
+        };
+        if old == new {
+            return Ok(());
+        }
+        self.count()?;
+        if reads_as_string(self.tree, value) {
+            self.ops.push(Operation::Test {
+                path: at.clone(),
+                value: Value::String(old.to_string()),
+            });
+        }
+        self.ops.push(Operation::Replace {
+            path: at.clone(),
+            value: Value::String(new),
+        });
+        Ok(())
+    }
+
+    /// Whether anything Kubernetes reads from the collection `node` changes.
+    fn reaches(&mut self, node: NodeId) -> bool {
+        if let Some(known) = self.changes.reaches.get(&node) {
+            return *known;
+        }
+        // An alias cannot name a collection that holds it, so this cannot come round again.
+        self.changes.reaches.insert(node, false);
+        let mut reaches = self.changes.secrets.contains_key(&node);
+        for (_, child) in self.read_children(node) {
+            if reaches {
+                break;
+            }
+            let value = self.tree.resolve(child);
+            reaches = self.new_string(child, value).is_some()
+                || (matches!(
+                    self.tree.node(value).kind,
+                    Kind::Map { .. } | Kind::Seq { .. }
+                ) && self.reaches(value));
+        }
+        self.changes.reaches.insert(node, reaches);
+        reaches
+    }
+
+    /// What Kubernetes reads from a collection, as (pointer token, node written there): each
+    /// item, and each key's winning value (merge keys looked through; of duplicate keys the
+    /// last).
+    fn read_children(&self, node: NodeId) -> Vec<(String, NodeId)> {
+        let tree = self.tree;
+        match &tree.node(node).kind {
+            Kind::Seq { items, .. } => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (i.to_string(), *item))
+                .collect(),
+            Kind::Map { .. } => {
+                let mut children: Vec<(String, NodeId)> = Vec::new();
+                for (key, value) in tree.fields(node).iter() {
+                    if tree.is_merge_key(*key) {
+                        continue;
+                    }
+                    let Some(name) = tree.scalar(tree.resolve(*key)) else {
+                        continue;
+                    };
+                    children.retain(|(k, _)| k != name);
+                    children.push((name.to_string(), *value));
+                }
+                children
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The patch target of a resource: `apps/v1` is group `apps`, version `v1`.
@@ -118,90 +333,6 @@ fn target(resource: &Resource) -> Target {
         name: resource.name.clone(),
         namespace: resource.namespace.clone(),
     }
-}
-
-/// The `test` and `replace` of every image string whose value changes, by resource, each
-/// string once with all the references in it, in the order of the document.
-fn image_operations(found: &Found<'_>, plan: &Plan) -> Vec<(ResourceId, Vec<Operation>)> {
-    // The sites of one string (resource, field, node), in the order they were found.
-    let mut strings: BTreeMap<(ResourceId, &str, NodeId), Vec<(&ImageSite, &Decision)>> =
-        BTreeMap::new();
-    for (site, decision) in found.images.iter().zip(&plan.images) {
-        if site.rewrites() && decision.value != site.value {
-            strings
-                .entry((site.resource, site.path.as_str(), site.node))
-                .or_default()
-                .push((site, decision));
-        }
-    }
-    let mut by_resource: BTreeMap<ResourceId, Vec<((usize, usize), Vec<Operation>)>> =
-        BTreeMap::new();
-    for ((resource, path, node), sites) in strings {
-        let tree = &found.doc_of(resource).tree;
-        let Some(pointer) =
-            resource_root(found, resource).and_then(|root| pointer_to(tree, root, path, node))
-        else {
-            continue;
-        };
-        let Some((old, new)) = whole_string(tree, node, &sites) else {
-            continue;
-        };
-        let shown = tree.node(node);
-        let mut string_ops = Vec::with_capacity(2);
-        if reads_as_string(tree, node) {
-            string_ops.push(Operation::Test {
-                path: pointer.clone(),
-                value: Value::String(old),
-            });
-        }
-        string_ops.push(Operation::Replace {
-            path: pointer,
-            value: Value::String(new),
-        });
-        by_resource
-            .entry(resource)
-            .or_default()
-            .push(((shown.line, shown.col), string_ops));
-    }
-    by_resource
-        .into_iter()
-        .map(|(resource, mut strings)| {
-            strings.sort_by_key(|(at, _)| *at);
-            (
-                resource,
-                strings.into_iter().flat_map(|(_, ops)| ops).collect(),
-            )
-        })
-        .collect()
-}
-
-/// The old and new value of the string the sites are in: the site's value and its decision
-/// for a whole value; for references inside a longer string, the string with each replaced.
-fn whole_string(
-    tree: &Tree<'_>,
-    node: NodeId,
-    sites: &[(&ImageSite, &Decision)],
-) -> Option<(String, String)> {
-    if let [(site, decision)] = sites {
-        if site.part.is_none() {
-            return Some((site.value.clone(), decision.value.clone()));
-        }
-    }
-    let old = tree.scalar(tree.resolve(node))?;
-    let mut parts: Vec<_> = sites
-        .iter()
-        .filter_map(|(site, decision)| Some((site.part.clone()?, &decision.value)))
-        .collect();
-    parts.sort_by_key(|(part, _)| part.start);
-    let mut new = String::with_capacity(old.len());
-    let mut copied = 0;
-    for (part, value) in parts {
-        new.push_str(old.get(copied..part.start)?);
-        new.push_str(value);
-        copied = part.end;
-    }
-    new.push_str(old.get(copied..)?);
-    Some((old.to_string(), new))
 }
 
 /// Whether Kubernetes reads the scalar at `node` as a string for certain: a quoted or block
@@ -221,24 +352,19 @@ fn reads_as_string(tree: &Tree<'_>, node: NodeId) -> bool {
     }
 }
 
-/// The operations that make a pod spec's (or ServiceAccount's) `imagePullSecrets` lose
-/// `remove` and gain `add`, as the byte edit does.
+/// The operations that make the `imagePullSecrets` of `holder` (a pod spec or ServiceAccount
+/// at `at`) lose `remove` and gain `add`, as the byte edit does.
 fn secret_operations(
-    found: &Found<'_>,
-    holder: &crate::locate::Holder,
+    tree: &Tree<'_>,
+    holder: NodeId,
+    at: &Pointer,
     add: &[String],
     remove: &[String],
 ) -> Vec<Operation> {
-    let tree = &found.doc_of(holder.resource).tree;
-    let Some(pointer) = resource_root(found, holder.resource)
-        .and_then(|root| pointer_to(tree, root, &holder.path, holder.node))
-    else {
-        return Vec::new();
-    };
-    let list_pointer = pointer.join("imagePullSecrets");
+    let list_pointer = at.join("imagePullSecrets");
     let new_item = |name: &String| json!({ "name": name });
     let list = tree
-        .get(holder.node, "imagePullSecrets")
+        .get(holder, "imagePullSecrets")
         .map(|l| tree.resolve(l));
     let items = match list.map(|l| &tree.node(l).kind) {
         Some(Kind::Seq { items, .. }) => items.as_slice(),
@@ -263,8 +389,8 @@ fn secret_operations(
     };
     // A list a merge key brings is written again as a key of its own, each name once.
     let merged = tree
-        .entry(holder.node, "imagePullSecrets")
-        .is_some_and(|(key, _)| !tree.entries(holder.node).iter().any(|(k, _)| *k == key));
+        .entry(holder, "imagePullSecrets")
+        .is_some_and(|(key, _)| !tree.entries(holder).iter().any(|(k, _)| *k == key));
     let mut kept: Vec<&str> = Vec::new();
     let mut removed: Vec<(usize, &str)> = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -294,81 +420,13 @@ fn secret_operations(
 }
 
 /// The node of a resource: its document's top node, or the item of a `List` it is.
-fn resource_root(found: &Found<'_>, resource: ResourceId) -> Option<NodeId> {
-    let tree = &found.doc_of(resource).tree;
+fn resource_root(tree: &Tree<'_>, resource: &Resource) -> Option<NodeId> {
     let mut node = tree.resolve(tree.root()?);
-    for index in &found.resource(resource).item {
+    for index in &resource.item {
         let items = tree.resolve(tree.get(node, "items")?);
         node = tree.resolve(*tree.items(items).get(*index)?);
     }
     Some(node)
-}
-
-/// The pointer from `root` along the field path `path` (`spec.containers[0].image`, as the
-/// locate stage writes it) to `target`. Keys may hold dots and brackets themselves
-/// (`data.app.yaml`), so the path is read against the keys the mappings have, and the reading
-/// that ends at `target` is taken.
-fn pointer_to(tree: &Tree<'_>, root: NodeId, path: &str, target: NodeId) -> Option<Pointer> {
-    let path = path.strip_prefix('.').unwrap_or(path);
-    if path.is_empty() {
-        return (tree.resolve(root) == tree.resolve(target)).then(Pointer::default);
-    }
-    follow(tree, root, path, &Pointer::default(), tree.resolve(target))
-}
-
-/// [`pointer_to`] from `node`, with `rest` the path still to read (starting at a key, or at
-/// `[i]`) and `at` the pointer so far.
-fn follow(
-    tree: &Tree<'_>,
-    node: NodeId,
-    rest: &str,
-    at: &Pointer,
-    target: NodeId,
-) -> Option<Pointer> {
-    let node = tree.resolve(node);
-    if rest.is_empty() {
-        return (node == target).then(|| at.clone());
-    }
-    if let Some(after) = rest.strip_prefix('[') {
-        let (digits, after) = after.split_once(']')?;
-        let index: usize = digits.parse().ok()?;
-        let item = *tree.items(node).get(index)?;
-        if let Some(found) = next(tree, item, after, &at.index(index), target) {
-            return Some(found);
-        }
-    }
-    // The last of duplicate keys is the one Kubernetes reads.
-    for (key, value) in tree.fields(node).iter().rev() {
-        if tree.is_merge_key(*key) {
-            continue;
-        }
-        let Some(name) = tree.scalar(tree.resolve(*key)).filter(|n| !n.is_empty()) else {
-            continue;
-        };
-        let Some(after) = rest.strip_prefix(name) else {
-            continue;
-        };
-        if let Some(found) = next(tree, *value, after, &at.join(name), target) {
-            return Some(found);
-        }
-    }
-    None
-}
-
-/// Goes on after a key or an index: `after` is empty, `[i]…` or `.key…`.
-fn next(
-    tree: &Tree<'_>,
-    node: NodeId,
-    after: &str,
-    at: &Pointer,
-    target: NodeId,
-) -> Option<Pointer> {
-    match after.strip_prefix('.') {
-        Some(rest) if !rest.is_empty() => follow(tree, node, rest, at, target),
-        Some(_) => None,
-        None if after.is_empty() || after.starts_with('[') => follow(tree, node, after, at, target),
-        None => None,
-    }
 }
 
 /// The patches as text: a JSON array, one element per resource, which reads as YAML too.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::locate::{Found, Holder, How, ImageSite, ReportOnly, Resource};
-use crate::patch::ResourcePatch;
+use crate::patch::{PatchError, ResourcePatch};
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 use crate::reference::Reference;
 
@@ -75,6 +75,8 @@ pub struct Report {
     /// The changes as JSON Patch, per resource in stream order (kept only by a run that keeps
     /// the whole report, see [`crate::Detail`]).
     pub patches: Vec<ResourcePatch>,
+    /// Why the changes cannot be written as JSON Patch, if they cannot.
+    pub unpatchable: Option<PatchError>,
 }
 
 impl Report {
@@ -119,6 +121,15 @@ impl Report {
             findings,
             secrets,
             patches: Vec::new(),
+            unpatchable: None,
+        }
+    }
+
+    /// The changes as JSON Patch ([`crate::patch::text`]).
+    pub fn json_patch(&self) -> Result<String, PatchError> {
+        match &self.unpatchable {
+            Some(e) => Err(e.clone()),
+            None => Ok(crate::patch::text(&self.patches)),
         }
     }
 

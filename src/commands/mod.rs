@@ -78,7 +78,10 @@ impl Session<'_> {
             self.log.push(warning);
         }
         if self.settings.explain == Some(ExplainFormat::JsonPatch) {
-            eprint!("{}", reimage::patch::text(&report.patches));
+            match report.json_patch() {
+                Ok(text) => eprint!("{text}"),
+                Err(e) => eprintln!("reimage: {e}"),
+            }
             if self.log.is_open() {
                 self.log.extend(report.explain());
             }

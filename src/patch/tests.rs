@@ -205,25 +205,33 @@ fn a_service_account_is_patched_at_its_top() {
 }
 
 #[test]
-fn field_paths_are_read_against_the_keys_that_are_there() {
-    let text = "a.b: {c: {d: x}}\na: {b.c: {d: y}}\nl: [[z]]\n";
-    let tree = Tree::parse(
-        text,
-        crate::tree::Origin {
-            offset: 0,
-            first_line: 1,
-        },
-    )
-    .unwrap();
-    let root = tree.root().unwrap();
-    let get = |map: NodeId, key: &str| tree.resolve(tree.get(map, key).unwrap());
-    let x = get(get(get(root, "a.b"), "c"), "d");
-    let y = get(get(get(root, "a"), "b.c"), "d");
-    let z = tree.items(tree.items(get(root, "l"))[0])[0];
-    let at = |path: &str, target: NodeId| pointer_to(&tree, root, path, target).map(|p| p.0);
-    assert_eq!(at("a.b.c.d", x).as_deref(), Some("/a.b/c/d"));
-    assert_eq!(at("a.b.c.d", y).as_deref(), Some("/a/b.c/d"));
-    assert_eq!(at("l[0][0]", z).as_deref(), Some("/l/0/0"));
-    assert_eq!(at("l[1][0]", z), None);
-    assert_eq!(at("", root).as_deref(), Some(""));
+fn a_node_read_from_several_places_is_patched_at_each() {
+    // One container list read as `containers` and `ephemeralContainers`, and a container
+    // item that is an alias of another: four places read one image.
+    let input = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: &cs\n  - &c {name: a, image: 'nginx:1'}\n  - *c\n  ephemeralContainers: *cs\n";
+    let paths: Vec<String> = ops(CATCH_ALL, input)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|op| op["op"] == "replace")
+        .map(|op| op["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/spec/containers/0/image",
+            "/spec/containers/1/image",
+            "/spec/ephemeralContainers/0/image",
+            "/spec/ephemeralContainers/1/image",
+        ]
+    );
+}
+
+#[test]
+fn keys_with_dots_are_one_token() {
+    let input = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  a.b: {template: {spec: {containers: [{name: c, image: 'nginx:1'}]}}}\n";
+    assert_eq!(
+        ops(CATCH_ALL, input)[1]["path"],
+        json!("/spec/a.b/template/spec/containers/0/image")
+    );
 }
