@@ -41,6 +41,8 @@ pub enum Category {
     View,
     /// A document Kubernetes could read, it cannot read any more.
     Unreadable,
+    /// `images --format json-patch`, applied to the input's view, is not the output's view.
+    Patch,
     /// A second run changed the output.
     Idempotence,
     /// Empty rules changed the input.
@@ -171,9 +173,32 @@ impl Oracle {
     }
 
     fn listing(&self, input: &[u8]) -> Run {
-        let mut args = vec!["images", "--format", "json"];
+        self.images("json", input)
+    }
+
+    /// `reimage images --format FORMAT RULES` on `input`.
+    pub fn images(&self, format: &str, input: &[u8]) -> Run {
+        let mut args = vec!["images", "--format", format];
         args.extend(self.rules.iter().map(String::as_str));
         self.run(&args, input)
+    }
+
+    /// What is wrong with `images --format json-patch` on `input`, whose rendered output
+    /// Kubernetes reads as `after` (see [`super::json_patch`]).
+    pub fn judge_patch(&self, input: &[u8], before: &K8sView, after: &K8sView) -> Vec<String> {
+        let run = self.images("json-patch", input);
+        if !run.success {
+            return vec![format!(
+                "`images --format json-patch` failed where rendering did not: {}",
+                run.stderr.trim_end()
+            )];
+        }
+        match serde_json::from_slice::<Value>(&run.stdout) {
+            Ok(patches) => super::json_patch::judge(before, after, &patches),
+            Err(e) => vec![format!(
+                "`images --format json-patch` printed invalid JSON: {e}"
+            )],
+        }
     }
 
     /// Every invariant on one stream.
@@ -206,6 +231,12 @@ impl Oracle {
                 ),
             ));
         }
+
+        problems.extend(
+            self.judge_patch(input, &before, &after)
+                .into_iter()
+                .map(|m| problem(Category::Patch, m)),
+        );
 
         let second = self.render(&first.stdout);
         if !second.success {
