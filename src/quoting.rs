@@ -26,12 +26,13 @@ pub fn plain_reads_as_string(value: &str) -> bool {
         let v = v.strip_prefix('.').unwrap_or_default();
         v.eq_ignore_ascii_case("inf") || v.eq_ignore_ascii_case("nan")
     };
-    !value.is_empty()
-        && !matches!(value, "~" | "=" | "<<")
-        && !is_special_word(value)
-        && !special_float(unsigned)
-        && !looks_numeric(unsigned)
-        && !(unsigned.starts_with('.') && looks_numeric(&format!("0{unsigned}")))
+    let maybe_other = value.is_empty()
+        || matches!(value, "~" | "=" | "<<")
+        || is_special_word(value)
+        || special_float(unsigned)
+        || looks_numeric(unsigned)
+        || (unsigned.starts_with('.') && looks_numeric(&format!("0{unsigned}")));
+    !maybe_other
 }
 
 /// Booleans and nulls of YAML 1.1 and 1.2.

@@ -5,7 +5,10 @@
 //! A resource is a readable document, or an item of a `*List` document (lists inside lists
 //! too, as reimage walks them); its pointers start at itself. The patches come in stream
 //! order, so the n-th patch belongs to the n-th resource that changes: that pairing needs no
-//! guess where several resources share kind, name and namespace.
+//! guess where several resources share kind, name and namespace. A stream with a document
+//! Kubernetes cannot read is not judged: the patches say nothing of which document they are
+//! for, and reimage may still patch what Kubernetes would refuse (a `!!binary` that is not
+//! base64), so they cannot be paired with the resources Kubernetes reads.
 
 use serde_json::Value;
 
@@ -77,6 +80,9 @@ pub fn judge(before: &K8sView, after: &K8sView, patches: &Value) -> Vec<String> 
     let Some(patches) = patches.as_array() else {
         return vec![format!("the patches are not a JSON array: {patches}")];
     };
+    if before.iter().any(Result::is_err) {
+        return Vec::new();
+    }
     let (before, after) = (resources(before), resources(after));
     if before.len() != after.len() {
         return vec![format!(
