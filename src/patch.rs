@@ -87,13 +87,14 @@ impl Pointer {
 
 /// A stream whose changes are read in so many places that no patch should list them all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("document {document}: what changes is read in more than {MAX_PLACES} places (YAML aliases of aliases), too many to write as JSON Patch")]
+#[error("document {document}: what changes is read in more than {MAX_PLACES} places (through YAML aliases), too many to write as JSON Patch")]
 pub struct PatchError {
     pub document: usize,
 }
 
-/// The most places of one document that a patch lists: far more than any manifest has, far
-/// fewer than an alias bomb expands to.
+/// The most places of one document that a patch lists: far more than any manifest has. (The
+/// render itself refuses aliases that multiply the places an image is read from beyond the
+/// image fields it finds; this bounds the output of what it accepts.)
 pub const MAX_PLACES: usize = 100_000;
 
 /// Every resource of `found` that `plan` changes, in stream order, with its operations.
@@ -275,7 +276,14 @@ impl Walk<'_, '_, '_> {
         // An alias cannot name a collection that holds it, so this cannot come round again.
         self.changes.reaches.insert(node, false);
         let mut reaches = self.changes.secrets.contains_key(&node);
-        for (_, child) in self.read_children(node) {
+        // Every value, a shadowed duplicate key's too: at worst a walk down finds nothing.
+        let tree = self.tree;
+        let children: Vec<NodeId> = match &tree.node(node).kind {
+            Kind::Seq { items, .. } => items.clone(),
+            Kind::Map { .. } => tree.fields(node).iter().map(|(_, value)| *value).collect(),
+            _ => Vec::new(),
+        };
+        for child in children {
             if reaches {
                 break;
             }
@@ -302,18 +310,23 @@ impl Walk<'_, '_, '_> {
                 .map(|(i, item)| (i.to_string(), *item))
                 .collect(),
             Kind::Map { .. } => {
-                let mut children: Vec<(String, NodeId)> = Vec::new();
-                for (key, value) in tree.fields(node).iter() {
-                    if tree.is_merge_key(*key) {
-                        continue;
-                    }
-                    let Some(name) = tree.scalar(tree.resolve(*key)) else {
-                        continue;
-                    };
-                    children.retain(|(k, _)| k != name);
-                    children.push((name.to_string(), *value));
-                }
-                children
+                let fields = tree.fields(node);
+                let named: Vec<(&str, NodeId)> = fields
+                    .iter()
+                    .filter(|(key, _)| !tree.is_merge_key(*key))
+                    .filter_map(|(key, value)| Some((tree.scalar(tree.resolve(*key))?, *value)))
+                    .collect();
+                let last: HashMap<&str, usize> = named
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (*k, i))
+                    .collect();
+                named
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (key, _))| last.get(key) == Some(i))
+                    .map(|(_, (key, value))| (key.to_string(), *value))
+                    .collect()
             }
             _ => Vec::new(),
         }

@@ -235,3 +235,22 @@ fn keys_with_dots_are_one_token() {
         json!("/spec/a.b/template/spec/containers/0/image")
     );
 }
+
+#[test]
+fn past_the_most_places_the_patch_is_refused_rather_than_listed() {
+    // Aliases of aliases that multiply the places are refused by the render itself (they are
+    // read where no image field is); one image read by more containers than any pod has is
+    // rendered, but not listed.
+    let aliases = vec!["*c"; MAX_PLACES].join(", ");
+    let input = format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [&c {{name: c, image: 'nginx:1'}}, {aliases}]\n");
+    let rules = Rules::from_yaml(CATCH_ALL, Path::new("")).unwrap();
+    let report = crate::render(input.as_bytes(), &rules, None)
+        .unwrap()
+        .report;
+    assert_eq!(report.unpatchable, Some(PatchError { document: 1 }));
+    assert!(report
+        .json_patch()
+        .unwrap_err()
+        .to_string()
+        .starts_with("document 1: what changes is read in more than 100000 places"));
+}
