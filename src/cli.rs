@@ -31,7 +31,8 @@ pub struct Cli {
     pub network: NetworkArgs,
     /// Write what changed to standard error: one line per change (`text`, the default), or
     /// the changes as RFC 6902 JSON Patch, per resource (`--explain=json-patch`, the form of
-    /// `images --format json-patch`). The log always gets the lines.
+    /// `images --format json-patch`). The log always gets the lines, and `lock` writes its
+    /// lines either way.
     #[arg(long, global = true, value_enum, value_name = "FORMAT", num_args = 0..=1,
           require_equals = true, default_missing_value = "text")]
     pub explain: Option<ExplainFormat>,

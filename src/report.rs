@@ -80,12 +80,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Everything `found` and `plan` say.
+    /// Everything `found` and `plan` say but the JSON Patch, which [`crate::patch::patches`]
+    /// writes.
     pub fn new(found: &Found<'_>, plan: &Plan) -> Report {
         Report::select(found, plan, |_| true, |_| true)
     }
 
-    /// What `found` and `plan` say, less the findings and pull-secret notes that the `keep`
+    /// What `found` and `plan` say (but the JSON Patch), less the findings and pull-secret notes that the `keep`
     /// functions turn down: each is built, asked about and dropped at once, so a report kept
     /// for a few warnings costs no memory for the thousands of images that need none.
     pub fn select(
