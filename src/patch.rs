@@ -8,20 +8,20 @@
 //! the document: aliases and merge keys resolved, indices as Kubernetes counts them, and a
 //! node read from several places (an aliased container list, a pod spec brought by a merge
 //! key) is patched at each of them, as each of them changes. Each image string that changes
-//! gets a `test` of its old value and a `replace` with the whole new string (an env value or a ConfigMap value with the image inside it, written out in
-//! full). Pull secrets follow the byte edit: removed names go first, by index from the last,
+//! gets a `test` of its old value and a `replace` with the whole new string (an env value
+//! or a ConfigMap value with the image inside it, written out in full). Pull secrets follow the byte edit: removed names go first, by index from the last,
 //! each after a `test` of its name; added names are inserted at the front of the list, in
 //! order, or make the list when there is none (or it is null).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::locate::{DocId, Found, ImageSite, Resource};
-use crate::plan::{Decision, Plan, SecretChange};
-use crate::quoting::plain_reads_as_string;
-use crate::tree::{Kind, NodeId, ScalarStyle, Tag, Tree};
+use crate::plan::{Decision, Plan};
+use crate::tree::{Kind, NodeId, Tree};
+use walk::{Changes, Walk};
 
 /// One resource and the operations that change it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -140,22 +140,6 @@ pub fn patches(found: &Found<'_>, plan: &Plan) -> Result<Vec<ResourcePatch>, Pat
     Ok(out)
 }
 
-/// What changes in one document, by node.
-#[derive(Default)]
-struct Changes<'p> {
-    /// The new string of each node whose bytes are replaced (a scalar, or an alias in an
-    /// image field).
-    strings: HashMap<NodeId, String>,
-    /// Aliases written out as the value they read before: they do not change.
-    inline: HashSet<NodeId>,
-    /// The pull secret change of each pod spec or ServiceAccount (its mapping node).
-    secrets: HashMap<NodeId, &'p SecretChange>,
-    /// Whether what Kubernetes reads from a node reaches a change (memo of [`Walk::reaches`]).
-    reaches: HashMap<NodeId, bool>,
-    /// Places listed so far in the document.
-    places: usize,
-}
-
 /// The new text of every node whose bytes the plan replaces, as (text, (document, node)): an
 /// image's final value, or for references inside a longer string that string with each
 /// replaced.
@@ -201,138 +185,6 @@ fn with_parts(tree: &Tree<'_>, node: NodeId, sites: &[(&ImageSite, &Decision)]) 
     Some(new)
 }
 
-/// The walk over what Kubernetes reads of one resource, down to every place a change reaches.
-struct Walk<'w, 't, 'p> {
-    tree: &'w Tree<'t>,
-    changes: &'w mut Changes<'p>,
-    ops: Vec<Operation>,
-}
-
-impl Walk<'_, '_, '_> {
-    /// The place `at`, whose value is written as `node` (an alias, or the value itself) and is
-    /// `value` once aliases are resolved. `Err` past [`MAX_PLACES`].
-    fn visit(&mut self, node: NodeId, value: NodeId, at: &Pointer) -> Result<(), ()> {
-        if let Some(new) = self.new_string(node, value) {
-            return self.string(value, new, at);
-        }
-        if !self.reaches(value) {
-            return Ok(());
-        }
-        for (token, child) in self.read_children(value) {
-            self.visit(child, self.tree.resolve(child), &at.join(&token))?;
-        }
-        if let Some(change) = self.changes.secrets.get(&value).copied() {
-            self.count()?;
-            let ops = secret_operations(self.tree, value, at, &change.add, &change.remove);
-            self.ops.extend(ops);
-        }
-        Ok(())
-    }
-
-    fn count(&mut self) -> Result<(), ()> {
-        self.changes.places += 1;
-        if self.changes.places > MAX_PLACES {
-            return Err(());
-        }
-        Ok(())
-    }
-
-    /// What a place written as `node` reads after the run, when that is a new string.
-    fn new_string(&self, node: NodeId, value: NodeId) -> Option<String> {
-        if self.changes.inline.contains(&node) {
-            return None;
-        }
-        let strings = &self.changes.strings;
-        strings.get(&node).or_else(|| strings.get(&value)).cloned()
-    }
-
-    /// `test` and `replace` of the string at `at`, when it changes.
-    fn string(&mut self, value: NodeId, new: String, at: &Pointer) -> Result<(), ()> {
-        let Some(old) = self.tree.scalar(value) else {
-            return Ok(());
-        };
-        if old == new {
-            return Ok(());
-        }
-        self.count()?;
-        if reads_as_string(self.tree, value) {
-            self.ops.push(Operation::Test {
-                path: at.clone(),
-                value: Value::String(old.to_string()),
-            });
-        }
-        self.ops.push(Operation::Replace {
-            path: at.clone(),
-            value: Value::String(new),
-        });
-        Ok(())
-    }
-
-    /// Whether anything Kubernetes reads from the collection `node` changes.
-    fn reaches(&mut self, node: NodeId) -> bool {
-        if let Some(known) = self.changes.reaches.get(&node) {
-            return *known;
-        }
-        // An alias cannot name a collection that holds it, so this cannot come round again.
-        self.changes.reaches.insert(node, false);
-        let mut reaches = self.changes.secrets.contains_key(&node);
-        // Every value, a shadowed duplicate key's too: at worst a walk down finds nothing.
-        let tree = self.tree;
-        let children: Vec<NodeId> = match &tree.node(node).kind {
-            Kind::Seq { items, .. } => items.clone(),
-            Kind::Map { .. } => tree.fields(node).iter().map(|(_, value)| *value).collect(),
-            _ => Vec::new(),
-        };
-        for child in children {
-            if reaches {
-                break;
-            }
-            let value = self.tree.resolve(child);
-            reaches = self.new_string(child, value).is_some()
-                || (matches!(
-                    self.tree.node(value).kind,
-                    Kind::Map { .. } | Kind::Seq { .. }
-                ) && self.reaches(value));
-        }
-        self.changes.reaches.insert(node, reaches);
-        reaches
-    }
-
-    /// What Kubernetes reads from a collection, as (pointer token, node written there): each
-    /// item, and each key's winning value (merge keys looked through; of duplicate keys the
-    /// last).
-    fn read_children(&self, node: NodeId) -> Vec<(String, NodeId)> {
-        let tree = self.tree;
-        match &tree.node(node).kind {
-            Kind::Seq { items, .. } => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (i.to_string(), *item))
-                .collect(),
-            Kind::Map { .. } => {
-                let fields = tree.fields(node);
-                let named: Vec<(&str, NodeId)> = fields
-                    .iter()
-                    .filter(|(key, _)| !tree.is_merge_key(*key))
-                    .filter_map(|(key, value)| Some((tree.scalar(tree.resolve(*key))?, *value)))
-                    .collect();
-                let last: HashMap<&str, usize> = named
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (k, _))| (*k, i))
-                    .collect();
-                named
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, (key, _))| last.get(key) == Some(i))
-                    .map(|(_, (key, value))| (key.to_string(), *value))
-                    .collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-}
-
 /// The patch target of a resource: `apps/v1` is group `apps`, version `v1`.
 fn target(resource: &Resource) -> Target {
     let (group, version) = match resource.api_version.rsplit_once('/') {
@@ -345,23 +197,6 @@ fn target(resource: &Resource) -> Target {
         kind: resource.kind.clone(),
         name: resource.name.clone(),
         namespace: resource.namespace.clone(),
-    }
-}
-
-/// Whether Kubernetes reads the scalar at `node` as a string for certain: a quoted or block
-/// scalar, a `!!str`, or a plain one that no YAML reads as anything else. For the others
-/// (`1.0`, `yes`, `!!int 5`) no `test` is written, as its value could not be told exactly.
-fn reads_as_string(tree: &Tree<'_>, node: NodeId) -> bool {
-    let node = tree.node(tree.resolve(node));
-    let Kind::Scalar { value, style } = &node.kind else {
-        return false;
-    };
-    match node.tag {
-        Tag::Str | Tag::Binary => true,
-        Tag::None | Tag::NonSpecific => {
-            *style != ScalarStyle::Plain || plain_reads_as_string(value)
-        }
-        Tag::Null | Tag::Merge | Tag::Other => false,
     }
 }
 
@@ -451,3 +286,4 @@ pub fn text(patches: &[ResourcePatch]) -> String {
 
 #[cfg(test)]
 mod tests;
+mod walk;
