@@ -34,7 +34,7 @@ pub enum Error {
     Inventory(#[from] crate::inventory::InventoryError),
     /// The changes cannot be written as JSON Patch (`--format json-patch`).
     #[error(transparent)]
-    Patch(#[from] crate::patch::PatchError),
+    JsonPatch(#[from] crate::rfc6902::PatchError),
     /// Registries could not give some digests (`reimage lock`, `--resolve`).
     #[error(transparent)]
     Resolve(#[from] crate::digest::ResolveError),

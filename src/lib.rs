@@ -29,13 +29,13 @@ pub mod krm;
 pub mod locate;
 pub mod lock;
 mod parallel;
-pub mod patch;
 pub mod plan;
 pub mod policy;
 pub(crate) mod quoting;
 pub mod reference;
 pub mod report;
 pub mod rewrite;
+pub mod rfc6902;
 pub mod rules;
 #[cfg(test)]
 mod samples;
@@ -182,8 +182,8 @@ fn run<'a>(
             |note| detail.keeps_note(note, rules),
         );
         if detail == Detail::Full {
-            match patch::patches(&found, &plan) {
-                Ok(patches) => report.patches = patches,
+            match rfc6902::patches(&found, &plan) {
+                Ok(patches) => report.rfc6902 = patches,
                 Err(e) => report.unpatchable = Some(e),
             }
         }
@@ -217,7 +217,7 @@ impl Part<'_> {
     fn is_empty(&self) -> bool {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
-            && self.report.patches.is_empty()
+            && self.report.rfc6902.is_empty()
             && self.report.unpatchable.is_none()
             && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
     }
@@ -249,7 +249,7 @@ impl<'a> Merged<'a> {
                 Report {
                     findings,
                     secrets,
-                    patches,
+                    rfc6902,
                     unpatchable,
                 },
             output,
@@ -259,7 +259,7 @@ impl<'a> Merged<'a> {
         }
         self.report.findings.extend(findings);
         self.report.secrets.extend(secrets);
-        self.report.patches.extend(patches);
+        self.report.rfc6902.extend(rfc6902);
         let failed = output.and_then(|output| self.output.append(output));
         match failed {
             Ok(()) => {}

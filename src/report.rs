@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use crate::locate::{Found, Holder, How, ImageSite, ReportOnly, Resource};
-use crate::patch::{PatchError, ResourcePatch};
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 use crate::reference::Reference;
+use crate::rfc6902::{PatchError, ResourcePatch};
 
 /// One image occurrence and what became of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -74,13 +74,13 @@ pub struct Report {
     pub secrets: Vec<SecretNote>,
     /// The changes as JSON Patch, per resource in stream order (kept only by a run that keeps
     /// the whole report, see [`crate::Detail`]).
-    pub patches: Vec<ResourcePatch>,
+    pub rfc6902: Vec<ResourcePatch>,
     /// Why the changes cannot be written as JSON Patch, if they cannot.
     pub unpatchable: Option<PatchError>,
 }
 
 impl Report {
-    /// Everything `found` and `plan` say but the JSON Patch, which [`crate::patch::patches`]
+    /// Everything `found` and `plan` say but the JSON Patch, which [`crate::rfc6902::patches`]
     /// writes.
     pub fn new(found: &Found<'_>, plan: &Plan) -> Report {
         Report::select(found, plan, |_| true, |_| true)
@@ -121,16 +121,16 @@ impl Report {
         Report {
             findings,
             secrets,
-            patches: Vec::new(),
+            rfc6902: Vec::new(),
             unpatchable: None,
         }
     }
 
-    /// The changes as JSON Patch ([`crate::patch::text`]).
+    /// The changes as JSON Patch ([`crate::rfc6902::text`]).
     pub fn json_patch(&self) -> Result<String, PatchError> {
         match &self.unpatchable {
             Some(e) => Err(e.clone()),
-            None => Ok(crate::patch::text(&self.patches)),
+            None => Ok(crate::rfc6902::text(&self.rfc6902)),
         }
     }
 

@@ -12,7 +12,7 @@ fn patches_with(rules: &str, input: &str) -> Vec<ResourcePatch> {
     crate::render(input.as_bytes(), &rules, None)
         .unwrap()
         .report
-        .patches
+        .rfc6902
 }
 
 /// The patches as JSON, the form the command prints.
