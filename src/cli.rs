@@ -29,9 +29,13 @@ pub struct Cli {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub network: NetworkArgs,
-    /// Write one line per change to standard error.
-    #[arg(long, global = true)]
-    pub explain: bool,
+    /// Write what changed to standard error: one line per change (`text`, the default), or
+    /// the changes as RFC 6902 JSON Patch, per resource (`--explain=json-patch`, the form of
+    /// `images --format json-patch`). The log always gets the lines, and `lock` writes its
+    /// lines either way.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", num_args = 0..=1,
+          require_equals = true, default_missing_value = "text")]
+    pub explain: Option<ExplainFormat>,
     /// Also append a header line, the warnings, the change report and any error to FILE (Helm 4
     /// discards a plugin's stderr).
     #[arg(long, value_name = "FILE", env = "REIMAGE_LOG", global = true)]
@@ -202,6 +206,15 @@ pub struct ImagesArgs {
     pub format: Format,
 }
 
+/// What `--explain` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// One line per change: where, old → new, and which rule.
+    Text,
+    /// A JSON array of kustomize patch targets and their RFC 6902 operations.
+    JsonPatch,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Unique references, sorted, one per line.
@@ -214,4 +227,7 @@ pub enum Format {
     SkopeoSync,
     /// The `artifacthub.io/images` annotation block for a chart's Chart.yaml.
     HelmAnnotation,
+    /// What the rules change, as RFC 6902 JSON Patch operations per resource, each with its
+    /// kustomize patch target.
+    JsonPatch,
 }

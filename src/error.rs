@@ -35,6 +35,9 @@ pub enum Error {
     /// `reimage images` cannot write the list asked for.
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    /// The changes cannot be written as JSON Patch (`--format json-patch`).
+    #[error(transparent)]
+    JsonPatch(#[from] crate::rfc6902::PatchError),
     /// Registries could not give some digests (`reimage lock`, `--resolve`).
     #[error(transparent)]
     Resolve(#[from] crate::digest::ResolveError),

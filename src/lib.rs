@@ -8,7 +8,8 @@
 //! one reference) →
 //! [`apply`] turns the plan into byte splices and writes the output →
 //! [`patch`] applies the rules' RFC 6902 `patches:` to each document, byte for byte.
-//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`;
+//! [`report`] keeps what was seen and done, for `--explain` and `reimage images`, and
+//! [`rfc6902`] writes what the image rules did as RFC 6902 JSON Patch;
 //! [`policy`] checks it against `policy:` (`reimage check`, and every render).
 //! [`krm`] runs it all as a KRM function: the rules from a `ResourceList`'s `functionConfig`,
 //! its `items` edited like any `List`'s, and `results` written from the report.
@@ -36,6 +37,7 @@ pub(crate) mod quoting;
 pub mod reference;
 pub mod report;
 pub mod rewrite;
+pub mod rfc6902;
 pub mod rules;
 #[cfg(test)]
 mod samples;
@@ -61,7 +63,8 @@ pub struct Rendered<'a> {
 /// How much of a run's report [`render_with`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
-    /// Every finding and pull-secret note: what `--explain`, `--log` and `reimage images` read.
+    /// Every finding and pull-secret note, and the changes as JSON Patch: what `--explain`,
+    /// `--log` and `reimage images` read.
     Full,
     /// Only the findings and notes the run itself reads: those it warns about, and those that
     /// break `digests.require` or `policy:`. A whole report costs far more memory than the
@@ -174,13 +177,20 @@ fn run<'a>(
             Err(e) => return Some(Err(Error::from(e))),
         };
         let plan = plan::plan(&found, rules, &rewriter);
+        let mut report = Report::select(
+            &found,
+            &plan,
+            |finding| detail.keeps_finding(finding, rules),
+            |note| detail.keeps_note(note, rules),
+        );
+        if detail == Detail::Full {
+            match rfc6902::patches(&found, &plan) {
+                Ok(patches) => report.rfc6902 = patches,
+                Err(e) => report.unpatchable = Some(e),
+            }
+        }
         let part = Part {
-            report: Report::select(
-                &found,
-                &plan,
-                |finding| detail.keeps_finding(finding, rules),
-                |note| detail.keeps_note(note, rules),
-            ),
+            report,
             output: match stages {
                 Stages::All => {
                     apply::splices(text, &found, &plan).and_then(|s| apply::apply(text, s))
@@ -243,6 +253,8 @@ impl Part<'_> {
         self.report.findings.is_empty()
             && self.report.secrets.is_empty()
             && self.report.patches.is_empty()
+            && self.report.rfc6902.is_empty()
+            && self.report.unpatchable.is_none()
             && self.output.as_ref().is_ok_and(apply::Output::is_unchanged)
     }
 }
@@ -274,12 +286,18 @@ impl<'a> Merged<'a> {
                     findings,
                     secrets,
                     patches,
+                    rfc6902,
+                    unpatchable,
                 },
             output,
         } = part;
+        if self.report.unpatchable.is_none() {
+            self.report.unpatchable = unpatchable;
+        }
         self.report.findings.extend(findings);
         self.report.secrets.extend(secrets);
         self.report.patches.extend(patches);
+        self.report.rfc6902.extend(rfc6902);
         let failed = output.and_then(|output| self.output.append(output));
         match failed {
             Ok(()) => {}

@@ -16,6 +16,25 @@ pub fn is_plain_safe(value: &str) -> bool {
         && !looks_numeric(value)
 }
 
+/// Whether a plain scalar of this text is read as a string by YAML 1.1 (Kubernetes) and 1.2:
+/// not a null, a boolean, a number or `.inf`/`.nan`. Like [`is_plain_safe`] it errs towards
+/// "maybe not", but it allows what a plain scalar already in a document can hold
+/// (`--flag=value`, spaces).
+pub fn plain_reads_as_string(value: &str) -> bool {
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let special_float = |v: &str| {
+        let v = v.strip_prefix('.').unwrap_or_default();
+        v.eq_ignore_ascii_case("inf") || v.eq_ignore_ascii_case("nan")
+    };
+    let maybe_other = value.is_empty()
+        || matches!(value, "~" | "=" | "<<")
+        || is_special_word(value)
+        || special_float(unsigned)
+        || looks_numeric(unsigned)
+        || (unsigned.starts_with('.') && looks_numeric(&format!("0{unsigned}")));
+    !maybe_other
+}
+
 /// Booleans and nulls of YAML 1.1 and 1.2.
 fn is_special_word(value: &str) -> bool {
     const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
@@ -78,6 +97,38 @@ pub fn new_scalar(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_read_as_a_string_or_maybe_not() {
+        for string in [
+            "nginx:1",
+            "--image=quay.io/a/b:1",
+            "-v",
+            "a b",
+            "10.0.0.1:443/x",
+            "x=1",
+        ] {
+            assert!(plain_reads_as_string(string), "{string}");
+        }
+        for other in [
+            "",
+            "~",
+            "null",
+            "Yes",
+            "off",
+            "12",
+            "-1",
+            "+0x1f",
+            "1.5",
+            ".5",
+            "-.inf",
+            ".NaN",
+            "1:20",
+            "2001-12-14",
+        ] {
+            assert!(!plain_reads_as_string(other), "{other}");
+        }
+    }
 
     #[test]
     fn plain_only_when_both_yaml_versions_read_a_string() {

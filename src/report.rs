@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::locate::{Found, Holder, How, ImageSite, ReportOnly, Resource};
 use crate::plan::{present_secrets, Decision, Plan, SecretChange, Status};
 use crate::reference::Reference;
+use crate::rfc6902::{PatchError, ResourcePatch};
 
 /// One image occurrence and what became of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -73,15 +74,21 @@ pub struct Report {
     pub secrets: Vec<SecretNote>,
     /// The operations of `patches:` carried out, in stream order.
     pub patches: Vec<crate::patch::PatchNote>,
+    /// The changes as JSON Patch, per resource in stream order (kept only by a run that keeps
+    /// the whole report, see [`crate::Detail`]).
+    pub rfc6902: Vec<ResourcePatch>,
+    /// Why the changes cannot be written as JSON Patch, if they cannot.
+    pub unpatchable: Option<PatchError>,
 }
 
 impl Report {
-    /// Everything `found` and `plan` say.
+    /// Everything `found` and `plan` say but the JSON Patch, which [`crate::rfc6902::patches`]
+    /// writes.
     pub fn new(found: &Found<'_>, plan: &Plan) -> Report {
         Report::select(found, plan, |_| true, |_| true)
     }
 
-    /// What `found` and `plan` say, less the findings and pull-secret notes that the `keep`
+    /// What `found` and `plan` say (but the JSON Patch), less the findings and pull-secret notes that the `keep`
     /// functions turn down: each is built, asked about and dropped at once, so a report kept
     /// for a few warnings costs no memory for the thousands of images that need none.
     pub fn select(
@@ -117,6 +124,16 @@ impl Report {
             findings,
             secrets,
             patches: Vec::new(),
+            rfc6902: Vec::new(),
+            unpatchable: None,
+        }
+    }
+
+    /// The changes as JSON Patch ([`crate::rfc6902::text`]).
+    pub fn json_patch(&self) -> Result<String, PatchError> {
+        match &self.unpatchable {
+            Some(e) => Err(e.clone()),
+            None => Ok(crate::rfc6902::text(&self.rfc6902)),
         }
     }
 

@@ -9,7 +9,7 @@ use reimage::error::Error;
 use reimage::lock::{Lock, LockError};
 use reimage::rules::Rules;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExplainFormat};
 
 /// The settings of one run.
 #[derive(Debug)]
@@ -19,8 +19,8 @@ pub struct Settings {
     /// The options that give rules (`--rules FILE`, `--registry PREFIX`, `--pull-secret NAME`,
     /// `--lock FILE`), as written; a KRM `functionConfig` cannot be given them too.
     pub rule_options: Vec<String>,
-    /// One line per change on standard error.
-    pub explain: bool,
+    /// What changed, on standard error (`--explain`), in this form.
+    pub explain: Option<ExplainFormat>,
     /// No warnings on standard error (the log still gets them).
     pub quiet: bool,
     /// Whether the log asks for the whole report.

@@ -47,6 +47,6 @@ fn render<'a>(
     let detail = render::detail(&session);
     let rendered = reimage::render_with(input, &settings.rules, lock.as_ref(), detail)?;
     session.report(&rendered.report);
-    let entries = results::from_report(&rendered.report, &list.files(), settings.explain);
+    let entries = results::from_report(&rendered.report, &list.files(), settings.explain.is_some());
     Ok(list.with_results(rendered.output, &entries)?)
 }

@@ -24,6 +24,7 @@ pub fn run(session: &mut Session<'_>, args: &ImagesArgs) -> Result<(), Error> {
         Format::Mirror => inventory::mirror(report)?,
         Format::SkopeoSync => inventory::skopeo_sync(report)?,
         Format::HelmAnnotation => inventory::helm_annotation(report),
+        Format::JsonPatch => report.json_patch()?,
     };
     write_stdout(|stdout| stdout.write_all(out.as_bytes()))
 }

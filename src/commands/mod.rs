@@ -22,6 +22,7 @@ use reimage::error::Error;
 use reimage::lock::Lock;
 use reimage::report::Report;
 
+use crate::cli::ExplainFormat;
 use crate::log::{Header, Log};
 use crate::settings::Settings;
 
@@ -66,8 +67,8 @@ impl Session<'_> {
         }
     }
 
-    /// Warnings (on standard error unless `--quiet`, and in the log), and the `--explain` /
-    /// `--log` lines of what changed.
+    /// Warnings (on standard error unless `--quiet`, and in the log), and what changed: as
+    /// `--explain` says on standard error, and as lines in the log.
     pub fn report(&mut self, report: &Report) {
         for warning in report.warnings() {
             let warning = format!("reimage: {warning}");
@@ -76,14 +77,23 @@ impl Session<'_> {
             }
             self.log.push(warning);
         }
-        if self.settings.explain || self.log.is_open() {
+        if self.settings.explain == Some(ExplainFormat::JsonPatch) {
+            match report.json_patch() {
+                Ok(text) => eprint!("{text}"),
+                Err(e) => eprintln!("reimage: {e}"),
+            }
+            if self.log.is_open() {
+                self.log.extend(report.explain());
+            }
+        } else if self.settings.explain.is_some() || self.log.is_open() {
             self.explain(report.explain());
         }
     }
 
-    /// Lines of what changed: on standard error with `--explain`, and in the log.
+    /// Lines of what changed: on standard error with `--explain` (`lock` has no other form),
+    /// and in the log.
     pub fn explain(&mut self, lines: Vec<String>) {
-        if self.settings.explain {
+        if self.settings.explain.is_some() {
             for line in &lines {
                 eprintln!("{line}");
             }

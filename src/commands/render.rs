@@ -33,7 +33,7 @@ pub fn run(session: &mut Session<'_>) -> Result<(), Error> {
 /// The whole report only when it is written out; otherwise only what warns or breaks the
 /// rules, which is all a render reads.
 pub fn detail(session: &Session<'_>) -> Detail {
-    if session.settings.explain || session.settings.logging {
+    if session.settings.explain.is_some() || session.settings.logging {
         Detail::Full
     } else {
         Detail::Problems

@@ -13,7 +13,10 @@
 //!    images changed and, in their pod specs, `imagePullSecrets` holding the input's entries
 //!    plus the mirror's secret;
 //! 3. every document Kubernetes could read before, it can read after;
-//! 4. a second run changes nothing, and empty rules give the input back byte for byte.
+//! 4. a second run changes nothing, and empty rules give the input back byte for byte;
+//! 5. `images --format json-patch`, applied to what Kubernetes reads of the input, gives
+//!    what it reads of the output, resource by resource (`differential/json_patch.rs`; the
+//!    real-world fixtures are held to it too).
 //!
 //! The streams (1 to 4 documents) come from a small grammar with a seeded generator
 //! (`differential/grammar.rs`): workloads at their pod-spec paths, block, flow and JSON
@@ -39,6 +42,7 @@
 
 use crate::common::{self, Ran, Skip};
 mod grammar;
+mod json_patch;
 mod oracle;
 mod patches;
 mod resource_list;
@@ -60,6 +64,8 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         replay,
         the_grammar_is_deterministic_and_leaves_out_known_gaps,
         the_invariants_catch_what_they_should,
+        json_patch_of_every_fixture_gives_its_output,
+        the_patch_judge_catches_what_it_should,
     ];
     trials.extend(resource_list::tests());
     trials.extend(patches::tests());
@@ -464,4 +470,69 @@ fn the_invariants_catch_what_they_should() {
         Some("mirror.example.com/all/localhost_5000/a/b:c")
     );
     assert_eq!(oracle::mirrored(&json!(42), MIRROR), None);
+}
+
+/// Invariant 5 on the real-world fixtures: their JSON Patch, applied to what Kubernetes reads
+/// of each, is what it reads of reimage's output.
+fn json_patch_of_every_fixture_gives_its_output() -> Ran {
+    common::k8s_viewer()?;
+    let fixtures = common::fixtures()?;
+    let oracle = oracle();
+    let mut problems = Vec::new();
+    let mut patched = 0;
+    for fixture in &fixtures {
+        let before = common::k8s_view(&fixture.yaml);
+        match oracle.judge_patch(&fixture.yaml, &before) {
+            Ok(found) if found.is_empty() => patched += 1,
+            Ok(found) => {
+                problems.extend(found.into_iter().map(|p| format!("{}: {p}", fixture.name)))
+            }
+            Err(e) => problems.push(format!("{}: render failed: {e}", fixture.name)),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems in {} fixtures:\n{}",
+        problems.len(),
+        fixtures.len(),
+        problems.join("\n")
+    );
+    assert!(
+        patched > 0,
+        "no fixture changed: the check saw no patch at all"
+    );
+    Ok(())
+}
+
+/// The patch judge on hand-made views: it sees what it must see.
+fn the_patch_judge_catches_what_it_should() {
+    let pod = |name: &str, image: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+               "spec": {"containers": [{"name": "a", "image": image}]}})
+    };
+    let list = |items: Vec<Value>| Ok(json!({"apiVersion": "v1", "kind": "List", "items": items}));
+    let before = vec![
+        list(vec![pod("a", "x:1"), pod("a", "y:1")]),
+        Ok(pod("b", "z:1")),
+    ];
+    let after = vec![
+        list(vec![pod("a", "x:1"), pod("a", "m/y:1")]),
+        Ok(pod("b", "z:1")),
+    ];
+    let target = json!({"version": "v1", "kind": "Pod", "name": "a"});
+    let replace = |from: &str, to: &str| {
+        json!([{"target": target, "patch": [
+            {"op": "test", "path": "/spec/containers/0/image", "value": from},
+            {"op": "replace", "path": "/spec/containers/0/image", "value": to}]}])
+    };
+    let judge = |patches: Value| json_patch::judge(&before, &after, &patches);
+    assert_eq!(judge(replace("y:1", "m/y:1")), Vec::<String>::new());
+    // The second item, not the first of the same name, is the one that changes.
+    assert!(judge(replace("x:1", "m/y:1"))[0].contains("does not apply"));
+    assert!(judge(replace("y:1", "m/z:1"))[0].contains("not the output"));
+    assert!(judge(json!([]))[0].contains("1 resources change"));
+    let mut wrong_target = replace("y:1", "m/y:1");
+    wrong_target[0]["target"]["name"] = json!("b");
+    assert!(judge(wrong_target)[0].contains("target"));
+    assert!(judge(json!({}))[0].contains("not a JSON array"));
 }

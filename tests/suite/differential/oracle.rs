@@ -23,6 +23,9 @@ const POD_SPECS: &[(&str, &[&str], &str)] = &[
     ("CronJob", &["batch"], "spec.jobTemplate.spec.template.spec"),
 ];
 
+/// Rules that, beside the mirror and its secret, remove secrets the grammar writes.
+const REMOVING_RULES: &str = "version: 1\npullSecrets: {remove: [regcred, harbor-pull]}\n";
+
 /// The lists whose items' `image` Kubernetes pulls.
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
@@ -41,6 +44,8 @@ pub enum Category {
     View,
     /// A document Kubernetes could read, it cannot read any more.
     Unreadable,
+    /// `images --format json-patch`, applied to the input's view, is not the output's view.
+    Patch,
     /// A second run changed the output.
     Idempotence,
     /// Empty rules changed the input.
@@ -120,6 +125,8 @@ pub struct Oracle {
     bin: PathBuf,
     empty_rules: String,
     rules: Vec<String>,
+    /// The rules of the JSON Patch check: those of every run, and pull secrets removed too.
+    patch_rules: Vec<String>,
     mirror: String,
     secret: String,
     refusal_phrases: &'static [&'static str],
@@ -135,15 +142,24 @@ impl Oracle {
         std::fs::create_dir_all(&dir).expect("cannot create the scratch folder");
         let empty = dir.join("empty-rules.yaml");
         std::fs::write(&empty, "").expect("cannot write the empty rules file");
+        let removing = dir.join("remove-rules.yaml");
+        std::fs::write(&removing, REMOVING_RULES).expect("cannot write the rules file");
+        let removing = removing.to_str().expect("scratch path is not UTF-8");
+        let rules: Vec<String> = ["--registry", mirror, "--pull-secret", secret]
+            .map(str::to_owned)
+            .to_vec();
         Oracle {
             bin,
             empty_rules: empty
                 .to_str()
                 .expect("scratch path is not UTF-8")
                 .to_owned(),
-            rules: ["--registry", mirror, "--pull-secret", secret]
+            patch_rules: ["--rules", removing]
                 .map(str::to_owned)
-                .to_vec(),
+                .into_iter()
+                .chain(rules.iter().cloned())
+                .collect(),
+            rules,
             mirror: mirror.to_owned(),
             secret: secret.to_owned(),
             refusal_phrases,
@@ -171,9 +187,44 @@ impl Oracle {
     }
 
     fn listing(&self, input: &[u8]) -> Run {
-        let mut args = vec!["images", "--format", "json"];
+        self.images("json", input)
+    }
+
+    /// `reimage images --format FORMAT RULES` on `input`.
+    pub fn images(&self, format: &str, input: &[u8]) -> Run {
+        let mut args = vec!["images", "--format", format];
         args.extend(self.rules.iter().map(String::as_str));
         self.run(&args, input)
+    }
+
+    /// What is wrong with `images --format json-patch` on `input`, with the rules of every
+    /// run and pull secrets removed as well (see [`super::json_patch`]); `Err` with the
+    /// message of a render these rules refuse (an anchored item to remove), which leaves
+    /// nothing to check.
+    pub fn judge_patch(&self, input: &[u8], before: &K8sView) -> Result<Vec<String>, String> {
+        let rules: Vec<&str> = self.patch_rules.iter().map(String::as_str).collect();
+        let rendered = self.run(&rules, input);
+        if !rendered.success {
+            return Err(rendered.stderr.trim_end().to_owned());
+        }
+        let after = common::k8s_view(&rendered.stdout);
+        let args: Vec<&str> = ["images", "--format", "json-patch"]
+            .into_iter()
+            .chain(rules)
+            .collect();
+        let run = self.run(&args, input);
+        if !run.success {
+            return Ok(vec![format!(
+                "`images --format json-patch` failed where rendering did not: {}",
+                run.stderr.trim_end()
+            )]);
+        }
+        Ok(match serde_json::from_slice::<Value>(&run.stdout) {
+            Ok(patches) => super::json_patch::judge(before, &after, &patches),
+            Err(e) => vec![format!(
+                "`images --format json-patch` printed invalid JSON: {e}"
+            )],
+        })
     }
 
     /// Every invariant on one stream.
@@ -206,6 +257,13 @@ impl Oracle {
                 ),
             ));
         }
+
+        problems.extend(
+            self.judge_patch(input, &before)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| problem(Category::Patch, m)),
+        );
 
         let second = self.render(&first.stdout);
         if !second.success {
