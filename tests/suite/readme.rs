@@ -282,7 +282,11 @@ fn the_patches_of_the_readme_run_as_pasted() {
     std::fs::write(&rules, format!("version: 1\n{}", blocks[0])).unwrap();
     let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n";
     let out = common::run(&["--rules", rules.to_str().unwrap()], input.as_bytes());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     for expected in [
         "  replicas: 3\n",
