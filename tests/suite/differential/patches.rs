@@ -57,17 +57,7 @@ fn patches_make_of_the_bytes_what_json_patch_makes_of_the_view() -> Ran {
         let file = dir.join(format!("{seed:016x}.yaml"));
         std::fs::write(&file, rules.to_string()).unwrap();
         let file = file.to_str().unwrap().to_owned();
-        let run = oracle.run(
-            &[
-                "--registry",
-                super::MIRROR,
-                "--pull-secret",
-                super::SECRET,
-                "--rules",
-                &file,
-            ],
-            stream.as_bytes(),
-        );
+        let run = with_rules(&oracle, &file, stream.as_bytes());
         let expected = apply(&view, &patches);
         let problem = match (run.success, &expected) {
             (true, Ok(expected)) => {
@@ -145,6 +135,21 @@ fn patches_make_of_the_bytes_what_json_patch_makes_of_the_view() -> Ran {
     Ok(())
 }
 
+/// reimage with the differential test's mirror and pull secret, and the rules file `rules`.
+fn with_rules(oracle: &Oracle, rules: &str, input: &[u8]) -> super::oracle::Run {
+    oracle.run(
+        &[
+            "--registry",
+            super::MIRROR,
+            "--pull-secret",
+            super::SECRET,
+            "--rules",
+            rules,
+        ],
+        input,
+    )
+}
+
 /// A second run on the output changes nothing when every operation is one that can be
 /// repeated (`replace`, `test`, an `add` of an object member); `None` when so, or when the
 /// patches hold others.
@@ -163,17 +168,7 @@ fn again(oracle: &Oracle, rules: &str, patches: &[Value], output: &[u8]) -> Opti
     if !repeatable {
         return None;
     }
-    let run = oracle.run(
-        &[
-            "--registry",
-            super::MIRROR,
-            "--pull-secret",
-            super::SECRET,
-            "--rules",
-            rules,
-        ],
-        output,
-    );
+    let run = with_rules(oracle, rules, output);
     // A patch may make what the image rules refuse (`imagePullSecrets: "yes"`); the second
     // run then fails closed, which is its business.
     (run.success && run.stdout != output).then(|| {
