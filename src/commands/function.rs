@@ -8,7 +8,7 @@ use reimage::error::Error;
 use reimage::krm::results;
 use reimage::krm::{FunctionError, ResourceList};
 
-use super::{render, write_stdout, Session};
+use super::{write_stdout, Session};
 
 pub fn run(session: &mut Session<'_>, list: &ResourceList<'_>) -> Result<(), Error> {
     let error = match render(session, list) {
@@ -44,7 +44,7 @@ fn render<'a>(
     let input = list.text().as_bytes();
     let lock = settings.lock()?;
     let lock = session.resolved(input, lock)?;
-    let detail = render::detail(&session);
+    let detail = session.detail();
     let rendered = reimage::render_with(input, &settings.rules, lock.as_ref(), detail)?;
     session.report(&rendered.report);
     let entries = results::from_report(&rendered.report, &list.files(), settings.explain.is_some());

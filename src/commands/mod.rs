@@ -34,6 +34,17 @@ pub struct Session<'s> {
 }
 
 impl Session<'_> {
+    /// How much of the report a render keeps: the whole report only when it is written out
+    /// (`--explain`, `--log`); otherwise only what warns or breaks the rules, which is all a
+    /// render reads.
+    pub fn detail(&self) -> reimage::Detail {
+        if self.settings.explain.is_some() || self.settings.logging {
+            reimage::Detail::Full
+        } else {
+            reimage::Detail::Problems
+        }
+    }
+
     /// All of standard input; its size goes into the log's header. When it is a file, its
     /// size is known and the buffer is made that large at once instead of growing (and being
     /// copied) a dozen times.

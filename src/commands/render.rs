@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 
 use reimage::error::Error;
 use reimage::krm::ResourceList;
-use reimage::Detail;
 
 use super::{write_stdout, Session};
 
@@ -25,17 +24,7 @@ pub fn run(session: &mut Session<'_>) -> Result<(), Error> {
     }
     let lock = settings.lock()?;
     let lock = session.resolved(&input, lock)?;
-    let rendered = reimage::render_with(&input, &settings.rules, lock.as_ref(), detail(session))?;
+    let rendered = reimage::render_with(&input, &settings.rules, lock.as_ref(), session.detail())?;
     session.report(&rendered.report);
     write_stdout(|out| rendered.output.write_to(out))
-}
-
-/// The whole report only when it is written out; otherwise only what warns or breaks the
-/// rules, which is all a render reads.
-pub fn detail(session: &Session<'_>) -> Detail {
-    if session.settings.explain.is_some() || session.settings.logging {
-        Detail::Full
-    } else {
-        Detail::Problems
-    }
 }
