@@ -199,10 +199,12 @@ fn run<'a>(
             },
         };
         let part = match (stages, rules.patches.is_empty()) {
-            (Stages::All, false) => match patched(text, &document, &rules.patches, part) {
-                Ok(part) => part,
-                Err(e) => return Some(Err(e)),
-            },
+            (Stages::All, false) => {
+                match patched(text, &document, (rules, &table, &rewriter), part) {
+                    Ok(part) => part,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
             _ => part,
         };
         (!part.is_empty()).then_some(Ok(part))
@@ -221,7 +223,7 @@ fn run<'a>(
 fn patched<'a>(
     text: &'a str,
     document: &Stream<'a>,
-    patches: &[rules::Patch],
+    (rules, table, rewriter): (&Rules, &Table, &Rewriter<'_>),
     part: Part<'a>,
 ) -> Result<Part<'a>, Error> {
     let Ok(output) = &part.output else {
@@ -231,14 +233,91 @@ fn patched<'a>(
         return Ok(part);
     };
     let current = output.text_of(chunk.range.clone());
-    let done = patch::document(&current, chunk, patches)?;
+    let done = patch::document(&current, chunk, &rules.patches)?;
     let mut report = part.report;
     report.patches.extend(done.notes);
     let output = match done.text {
-        Some(new) => apply::apply(text, vec![apply::Splice::replace(chunk.range.clone(), new)]),
+        Some(new) => {
+            after_patches(&new, chunk, rules, table, rewriter)?;
+            apply::apply(text, vec![apply::Splice::replace(chunk.range.clone(), new)])
+        }
         None => part.output,
     };
     Ok(Part { report, output })
+}
+
+/// The image rules and the policy over a document the patches changed: nothing the patches
+/// wrote may escape them. An image a patch adds (or changes) must be one the rules leave as it
+/// is, since they have run already, and every image must keep the policy.
+fn after_patches(
+    new: &str,
+    chunk: &stream::Chunk,
+    rules: &Rules,
+    table: &Table,
+    rewriter: &Rewriter<'_>,
+) -> Result<(), Error> {
+    let stream = Stream::read(new.as_bytes())?;
+    let found = locate::locate(&stream, table)?;
+    let plan = plan::plan(&found, rules, rewriter);
+    let mut report = Report::new(&found, &plan);
+    let shift = chunk.first_line.saturating_sub(1);
+    for finding in &mut report.findings {
+        finding.document = chunk.number;
+        finding.source.clone_from(&chunk.source);
+        finding.line += shift;
+    }
+    let mut changes: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.status == plan::Status::Rewritten)
+        .map(|f| {
+            format!(
+                "  {} {}: `{}` would become `{}`",
+                f.location(),
+                f.path,
+                f.original,
+                f.final_value
+            )
+        })
+        .collect();
+    changes.extend(
+        report
+            .secrets
+            .iter()
+            .filter(|n| !n.added.is_empty() || !n.removed.is_empty())
+            .map(|n| {
+                format!(
+                    "  {} {}: the pull secrets would change (+{:?} -{:?})",
+                    n.resource, n.path, n.added, n.removed
+                )
+            }),
+    );
+    if !changes.is_empty() {
+        return Err(Error::Policy {
+            summary: format!(
+                "document {}{}: after the patches, the image rules would still change it, but patches apply after them, so this cannot be written; write the final reference (or pull secret) in the patch, or change the image rules",
+                chunk.number,
+                chunk.source.as_ref().map_or_else(String::new, |s| format!(" (# Source: {s})"))
+            ),
+            violations: changes,
+        });
+    }
+    if let Some(policy) = &rules.policy {
+        let violations = policy::violations(&report, policy, &rules.pull_secrets.remove);
+        if !violations.is_empty() {
+            return Err(Error::Policy {
+                summary: format!(
+                    "{} policy violation(s) after the patches; nothing was written",
+                    violations.len()
+                ),
+                violations: policy::text(&violations)
+                    .lines()
+                    .map(|l| format!("  {l}"))
+                    .collect(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What one document adds to a run.

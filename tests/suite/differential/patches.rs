@@ -11,7 +11,8 @@
 //!
 //! Three outcomes agree: both succeed, and the views are equal; both fail, and reimage wrote
 //! nothing and named the patch; or reimage refuses an edit it cannot make in place (through an
-//! alias or a merge key) with a message that says so. A batch whose refusals outnumber its
+//! alias or a merge key), or a patched document whose images the rules would still change,
+//! with a message that says so. A batch whose refusals outnumber its
 //! successes proves nothing, and fails. Where every operation can be repeated (`replace`,
 //! `test`, an `add` of an object member), a second run on the output changes nothing.
 
@@ -75,8 +76,14 @@ fn patches_make_of_the_bytes_what_json_patch_makes_of_the_view() -> Ran {
             }
             (true, Err(why)) => Some(format!("json-patch fails ({why}), reimage did not")),
             (false, result) => {
-                let clean = run.stdout.is_empty() && run.stderr.lines().count() == 1;
-                let names = run.stderr.contains("patches[");
+                // One line, or a summary with its list, as policy messages are.
+                let clean = run.stdout.is_empty()
+                    && run.stderr.starts_with("reimage: ")
+                    && run.stderr.lines().skip(1).all(|l| l.starts_with("  "));
+                // A patch that writes an image the rules would still change is refused after
+                // the patches, as is one that breaks the policy.
+                let after = run.stderr.contains("after the patches");
+                let names = run.stderr.contains("patches[") || after;
                 let in_place = run.stderr.contains("cannot");
                 match result {
                     Ok(_) if clean && names && in_place => {
