@@ -96,14 +96,14 @@ impl MirrorSet {
             }
             if let Some(tag) = &o.change.new_tag {
                 notes.push(note(format!(
-                    "its newTag `{tag}` cannot be expressed as a mirror: a mirror serves the \
-                     tag a node asks for, so a pull of another tag gets that tag"
+                    "its newTag `{tag}` cannot be expressed as a mirror, which serves the tag \
+                     a node asks for: a pull of another tag gets that tag, not `{tag}`"
                 )));
             }
             if let Some(digest) = &o.change.digest {
                 notes.push(note(format!(
-                    "its digest `{digest}` cannot be expressed as a mirror: a mirror serves \
-                     the tag or digest a node asks for"
+                    "its digest `{digest}` cannot be expressed as a mirror, which serves the \
+                     tag or digest a node asks for: a pull by tag gets what the tag is now"
                 )));
             }
             if let Some(name) = &o.change.new_name {
