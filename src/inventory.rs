@@ -1,7 +1,7 @@
 //! `reimage images`: the images of a run in the forms an air-gapped install needs — a plain
 //! list, every occurrence as JSON, `source<TAB>destination` pairs for `skopeo copy` or
 //! `crane copy`, a `skopeo sync` source file, the Artifact Hub images annotation, and the
-//! input files of Hauler, Zarf and oc-mirror ([`bundlers`]).
+//! input files of Hauler, Zarf and oc-mirror (`inventory/bundlers.rs`).
 //!
 //! The copy lists copy what the install will pull: the source of each image is the one its
 //! final reference stands for ([`source_reference`], shared with `reimage lock --source`), so

@@ -2,7 +2,7 @@
 //! `ImageTagMirrorSet` (`config.openshift.io/v1`), one YAML document each, with the same
 //! `source` → `mirrors` entries: pulls by digest and pulls by tag go to the mirror. OpenShift
 //! has no entry for "no mirror here", so a prefix the rules keep under one that moves is only
-//! a comment. Every string goes through [`new_scalar`], so YAML 1.1 and 1.2 read the same.
+//! a comment. Every string is quoted where YAML 1.1 or 1.2 would read it as something else.
 
 use super::{comments, MirrorSet};
 use crate::quoting::new_scalar;
