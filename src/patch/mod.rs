@@ -1,5 +1,5 @@
 //! Stage 5, patch: the rules' RFC 6902 `patches:` applied to each document after its image
-//! edits, byte for byte ([`edit`]).
+//! edits, byte for byte (`patch/edit.rs`).
 //!
 //! Each patch selects resources by its target (a document, or each item of a `List`); its
 //! operations apply in order, each to the text the one before left, so that a later one sees
