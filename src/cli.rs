@@ -242,7 +242,7 @@ pub enum Format {
     ContainerdHosts,
     /// OpenShift `ImageDigestMirrorSet` and `ImageTagMirrorSet` (config.openshift.io/v1).
     Idms,
-    /// A Hauler `Images` manifest of the images to copy (`hauler store sync --filename FILE`).
+    /// A Hauler `Images` manifest of the images to copy (`hauler store sync -f FILE`).
     Hauler,
     /// A `zarf.yaml` with one component carrying the images to copy (`zarf package create`).
     Zarf,

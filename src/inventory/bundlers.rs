@@ -31,7 +31,7 @@ fn list(sources: &[String], indent: &str, name_key: bool) -> String {
     format!("\n{items}")
 }
 
-/// A Hauler `Images` manifest (`hauler store sync --filename FILE`).
+/// A Hauler `Images` manifest (`hauler store sync -f FILE`).
 pub fn hauler(report: &Report) -> Result<String, InventoryError> {
     Ok(format!(
         "apiVersion: content.hauler.cattle.io/v1\nkind: Images\nmetadata:\n  name: reimage\nspec:\n  images:{}",
