@@ -49,7 +49,7 @@ pub fn run(session: &mut Session<'_>, args: &ImagesArgs) -> Result<(), Error> {
         }
         Format::Idms => {
             let set = mirrors();
-            notes(session, set.notes.iter().map(|n| n.line()));
+            notes(session, openshift::notes(&set).into_iter());
             openshift::text(&set)
         }
         Format::ContainerdHosts => {

@@ -7,8 +7,8 @@
 use super::{comments, MirrorSet};
 use crate::quoting::new_scalar;
 
-/// The two documents.
-pub fn text(set: &MirrorSet) -> String {
+/// What the mirror sets cannot say, one line each: the set's notes, and the kept prefixes.
+pub fn notes(set: &MirrorSet) -> Vec<String> {
     let mut notes: Vec<String> = set.notes.iter().map(|n| n.line()).collect();
     notes.extend(set.entries.iter().filter(|e| e.mirror.is_none()).map(|e| {
         format!(
@@ -16,8 +16,13 @@ pub fn text(set: &MirrorSet) -> String {
             e.rule, e.source
         )
     }));
+    notes
+}
+
+/// The two documents, after a comment of their [`notes`].
+pub fn text(set: &MirrorSet) -> String {
     let mut out = comments(
-        std::iter::once("written by `reimage images --format idms`".to_string()).chain(notes),
+        std::iter::once("written by `reimage images --format idms`".to_string()).chain(notes(set)),
     );
     let entries: String = set
         .entries
@@ -70,6 +75,24 @@ mod tests {
                 .replace("ImageTagMirrorSet", "X")
                 .replace("imageTagMirrors", "y")
         );
+    }
+
+    #[test]
+    fn the_documents_read_as_written() {
+        use serde::Deserialize;
+        let out = text(&sample());
+        let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&out)
+            .map(serde_yaml::Value::deserialize)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(docs.len(), 2);
+        let first = &docs[0]["spec"]["imageDigestMirrors"][0];
+        assert_eq!(first["source"].as_str(), Some("127.0.0.1:5000"));
+        assert_eq!(
+            first["mirrors"][0].as_str(),
+            Some("harbor.example.com/all/127.0.0.1_5000")
+        );
+        assert_eq!(docs[1]["kind"].as_str(), Some("ImageTagMirrorSet"));
     }
 
     #[test]
