@@ -204,6 +204,10 @@ pub struct ImagesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where `--format containerd-hosts` writes its `HOST/hosts.toml` files (created if
+    /// missing; the files written are listed on standard error). Only for that format.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 /// What `--explain` writes.
@@ -230,4 +234,18 @@ pub enum Format {
     /// What the rules change, as RFC 6902 JSON Patch operations per resource, each with its
     /// kustomize patch target.
     JsonPatch,
+    /// containers-registries.conf(5) v2 mirrors for CRI-O, podman and skopeo: a
+    /// `[[registry]]` per source prefix the rules move, with its `[[registry.mirror]]`.
+    RegistriesConf,
+    /// containerd's registry host configuration: one `HOST/hosts.toml` per source registry,
+    /// written under `--output-dir DIR` (for containerd's `config_path`).
+    ContainerdHosts,
+    /// OpenShift `ImageDigestMirrorSet` and `ImageTagMirrorSet` (config.openshift.io/v1).
+    Idms,
+    /// A Hauler `Images` manifest of the images to copy (`hauler store sync -f FILE`).
+    Hauler,
+    /// A `zarf.yaml` with one component carrying the images to copy (`zarf package create`).
+    Zarf,
+    /// An oc-mirror v2 `ImageSetConfiguration` of the images to copy (`oc mirror --v2`).
+    OcMirror,
 }

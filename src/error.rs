@@ -60,6 +60,15 @@ pub enum Error {
     /// `reimage check` was asked for with rules that set no policy.
     #[error("the rules set no `policy:`, so there is nothing to check; add `policy:` (allowedRegistries, requireDigest, forbidLatest) to the rules file")]
     NoPolicy,
+    /// `--output-dir` given without `--format containerd-hosts`, or that format without it.
+    #[error("{0}")]
+    OutputDir(&'static str),
+    /// A file of `--output-dir` could not be written.
+    #[error("cannot write {}: {cause}", path.display())]
+    WriteFile {
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
     /// `reimage init` was asked for without the mirror to move the images under.
     #[error("`init` needs the mirror to move every image under: pass --registry PREFIX, such as `--registry harbor.example.com/mirror`")]
     NoMirror,

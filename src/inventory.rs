@@ -1,6 +1,7 @@
 //! `reimage images`: the images of a run in the forms an air-gapped install needs — a plain
 //! list, every occurrence as JSON, `source<TAB>destination` pairs for `skopeo copy` or
-//! `crane copy`, a `skopeo sync` source file, and the Artifact Hub images annotation.
+//! `crane copy`, a `skopeo sync` source file, the Artifact Hub images annotation, and the
+//! input files of Hauler, Zarf and oc-mirror (`inventory/bundlers.rs`).
 //!
 //! The copy lists copy what the install will pull: the source of each image is the one its
 //! final reference stands for ([`source_reference`], shared with `reimage lock --source`), so
@@ -12,6 +13,8 @@
 //! `DEST/<last segment>` without, a tag as `:tag` and a digest as `@digest` (no tag then). The
 //! file is written only when one such invocation puts every image where the rules do.
 
+mod bundlers;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::digest::plain_http_allowed;
@@ -19,6 +22,8 @@ use crate::plan::Status;
 use crate::quoting::{double_quoted, new_scalar};
 use crate::reference::Reference;
 use crate::report::{Finding, Report};
+
+pub use bundlers::{hauler, oc_mirror, zarf};
 
 /// Why a list cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -29,6 +29,7 @@ pub mod inventory;
 pub mod krm;
 pub mod locate;
 pub mod lock;
+pub mod mirrors;
 mod parallel;
 pub mod patch;
 pub mod plan;

@@ -224,7 +224,7 @@ fn apply_override(parts: &mut Parts, change: &Change, index: usize) {
 /// as one path segment under a catch-all prefix: a path segment cannot hold a `:`, so a port is
 /// joined with `_` (`localhost:5000` → `localhost_5000`), which no host name contains, so two
 /// registries still cannot collide.
-fn host_segment(registry: &str) -> String {
+pub(crate) fn host_segment(registry: &str) -> String {
     registry.replace(':', "_")
 }
 

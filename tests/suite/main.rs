@@ -33,6 +33,7 @@ mod hostile;
 mod import;
 mod init;
 mod log;
+mod node_mirrors;
 mod output;
 mod plugin;
 mod properties;
@@ -53,6 +54,7 @@ fn main() {
         differential::tests(),
         helm::tests(),
         copy_lists::tests(),
+        node_mirrors::tests(),
         argocd::tests(),
         fixtures::tests(),
         properties::tests(),
