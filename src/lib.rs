@@ -115,21 +115,7 @@ pub fn render_with<'a>(
     if requires_digests(rules) {
         require_digests(&rendered.report)?;
     }
-    if let Some(policy) = &rules.policy {
-        let violations = policy::violations(&rendered.report, policy, &rules.pull_secrets.remove);
-        if !violations.is_empty() {
-            return Err(Error::Policy {
-                summary: format!(
-                    "{} policy violation(s) in the rendered stream; nothing was written",
-                    violations.len()
-                ),
-                violations: policy::text(&violations)
-                    .lines()
-                    .map(|l| format!("  {l}"))
-                    .collect(),
-            });
-        }
-    }
+    keeps_policy(&rendered.report, rules, "in the rendered stream")?;
     Ok(rendered)
 }
 
@@ -303,22 +289,28 @@ fn after_patches(
             violations: changes,
         });
     }
-    if let Some(policy) = &rules.policy {
-        let violations = policy::violations(&report, policy, &rules.pull_secrets.remove);
-        if !violations.is_empty() {
-            return Err(Error::Policy {
-                summary: format!(
-                    "{} policy violation(s) after the patches; nothing was written",
-                    violations.len()
-                ),
-                violations: policy::text(&violations)
-                    .lines()
-                    .map(|l| format!("  {l}"))
-                    .collect(),
-            });
-        }
+    keeps_policy(&report, rules, "after the patches")
+}
+
+/// `policy:` over a report: every violation, `when` they were found, in one error.
+fn keeps_policy(report: &Report, rules: &Rules, when: &str) -> Result<(), Error> {
+    let Some(policy) = &rules.policy else {
+        return Ok(());
+    };
+    let violations = policy::violations(report, policy, &rules.pull_secrets.remove);
+    if violations.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::Policy {
+        summary: format!(
+            "{} policy violation(s) {when}; nothing was written",
+            violations.len()
+        ),
+        violations: policy::text(&violations)
+            .lines()
+            .map(|l| format!("  {l}"))
+            .collect(),
+    })
 }
 
 /// What one document adds to a run.

@@ -368,6 +368,22 @@ fn parse_view_line((index, line): (usize, &str)) -> Result<serde_json::Value, St
     }
 }
 
+/// Bytes a process wrote, as text (invalid UTF-8 replaced).
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fails the test with what `what` wrote unless it succeeded.
+pub fn assert_succeeded(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        lossy(&out.stdout),
+        lossy(&out.stderr)
+    );
+}
+
 /// Whether `path` is a file someone may execute.
 #[cfg(unix)]
 pub fn is_executable(path: &Path) -> bool {

@@ -29,19 +29,7 @@ fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
     common::output_with_stdin(cmd, input.as_bytes())
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
+use crate::common::{assert_succeeded as assert_ok, lossy as text};
 
 /// `skopeo` in `dir`, with no logins, proxies or trust policy from the machine.
 fn skopeo(dir: &Scratch) -> Command {

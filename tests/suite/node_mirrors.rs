@@ -27,19 +27,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
     ]
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
+use crate::common::{assert_succeeded as assert_ok, lossy as text};
 
 /// Every file under `root`, by path relative to it.
 fn tree(root: &Path) -> BTreeMap<String, String> {
