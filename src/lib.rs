@@ -284,7 +284,7 @@ fn after_patches(
             summary: format!(
                 "document {}{}: after the patches, the image rules would still change it, but patches apply after them, so this cannot be written; write the final reference (or pull secret) in the patch, or change the image rules",
                 chunk.number,
-                chunk.source.as_ref().map_or_else(String::new, |s| format!(" (# Source: {s})"))
+                chunk.source_note()
             ),
             violations: changes,
         });

@@ -226,10 +226,10 @@ fn note(found: &Found<'_>, holder: &Holder, change: Option<&SecretChange>) -> Se
             doc.chunk.number,
             resource.source.as_deref(),
             &resource.item,
-            &identity(resource),
+            &resource_identity(resource),
             line,
         ),
-        resource: identity(resource),
+        resource: resource_identity(resource),
         api_version: resource.api_version.clone(),
         kind: resource.kind.clone(),
         namespace: resource.namespace.clone(),
@@ -322,12 +322,7 @@ impl Finding {
 
     /// `Kind/namespace/name` (the namespace part empty when the object sets none).
     pub fn identity(&self) -> String {
-        format!(
-            "{}/{}/{}",
-            self.kind,
-            self.namespace.as_deref().unwrap_or_default(),
-            self.name.as_deref().unwrap_or_default()
-        )
+        identity(&self.kind, self.namespace.as_deref(), self.name.as_deref())
     }
 
     /// `document N (# Source: file) Kind/ns/name, line L`, with `items[I]` before the
@@ -343,14 +338,16 @@ impl Finding {
     }
 }
 
-fn location(
+/// `document N (# Source: file) items[I] Kind/ns/name, line L`: where a finding or a patch
+/// failure is, in every message.
+pub(crate) fn location(
     document: usize,
     source: Option<&str>,
     item: &[usize],
     identity: &str,
     line: usize,
 ) -> String {
-    let source = source.map_or_else(String::new, |s| format!(" (# Source: {s})"));
+    let source = crate::stream::source_note(source);
     // `items[2]`, or `items[2].items[0]` for a list inside a list.
     let item: Vec<String> = item.iter().map(|i| format!("items[{i}]")).collect();
     let item = if item.is_empty() {
@@ -361,12 +358,20 @@ fn location(
     format!("document {document}{source}{item} {identity}, line {line}")
 }
 
-fn identity(resource: &Resource) -> String {
+/// `Kind/namespace/name`, the namespace part empty when the object sets none.
+pub(crate) fn identity(kind: &str, namespace: Option<&str>, name: Option<&str>) -> String {
     format!(
-        "{}/{}/{}",
-        resource.kind,
-        resource.namespace.as_deref().unwrap_or_default(),
-        resource.name.as_deref().unwrap_or_default()
+        "{kind}/{}/{}",
+        namespace.unwrap_or_default(),
+        name.unwrap_or_default()
+    )
+}
+
+fn resource_identity(resource: &Resource) -> String {
+    identity(
+        &resource.kind,
+        resource.namespace.as_deref(),
+        resource.name.as_deref(),
     )
 }
 

@@ -33,6 +33,18 @@ pub struct Chunk {
     pub newline: &'static str,
 }
 
+impl Chunk {
+    /// ` (# Source: path)`, to follow the document's number in a message, or nothing.
+    pub fn source_note(&self) -> String {
+        source_note(self.source.as_deref())
+    }
+}
+
+/// ` (# Source: path)` for a document whose Helm template is known, or nothing.
+pub fn source_note(source: Option<&str>) -> String {
+    source.map_or_else(String::new, |s| format!(" (# Source: {s})"))
+}
+
 /// The input is not a stream reimage can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {

@@ -79,7 +79,7 @@ pub fn splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splice>
         let doc = found.doc(doc);
         return Err(ApplyError::Shared {
             document: doc.chunk.number,
-            template: template(&doc.chunk.source),
+            template: doc.chunk.source_note(),
             line: doc.tree.node(node).line,
         });
     }
@@ -108,7 +108,7 @@ fn image_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Splic
         };
         let (range, new) = edit.ok_or_else(|| ApplyError::Unsupported {
             document: doc.chunk.number,
-            template: template(&doc.chunk.source),
+            template: doc.chunk.source_note(),
             line: node.line,
             what: format!(
                 "the image at `{}` (written in a form that cannot be edited in place)",
@@ -190,7 +190,7 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
             secrets::change(&place, holder.node, &change.add, &change.remove).map_err(|u| {
                 ApplyError::Unsupported {
                     document: doc.chunk.number,
-                    template: template(&doc.chunk.source),
+                    template: doc.chunk.source_note(),
                     line: u.line,
                     what: u.what,
                 }
@@ -198,12 +198,6 @@ fn secret_splices(text: &str, found: &Found<'_>, plan: &Plan) -> Result<Vec<Spli
         out.extend(more);
     }
     Ok(out)
-}
-
-fn template(source: &Option<String>) -> String {
-    source
-        .as_ref()
-        .map_or_else(String::new, |s| format!(" (# Source: {s})"))
 }
 
 /// The output stream: the input with the splices carried out. It is kept as the input and

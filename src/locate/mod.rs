@@ -14,7 +14,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::stream::{Chunk, Stream};
-use crate::tree::{NodeId, Origin, SyntaxError, Tree};
+use crate::tree::{Kind, NodeId, Origin, SyntaxError, Tree};
 use walker::Walker;
 
 /// Helm 4 names the template a document came from in this annotation.
@@ -224,20 +224,50 @@ pub struct Holder {
     pub is_service_account: bool,
 }
 
+/// Lists inside lists are followed this deep at most (a `List` of `List`s is already unusual).
+const MAX_LIST_DEPTH: usize = 4;
+
+/// The Kubernetes objects of the document whose root is `root`: the document itself, or each
+/// item of a `*List` (a `ResourceList` too), with where it sits (see [`Resource::item`]).
+/// Lists inside lists are followed [`MAX_LIST_DEPTH`] deep; a node that is not a mapping is
+/// no object.
+pub fn objects(tree: &Tree<'_>, root: NodeId) -> Vec<(Vec<usize>, NodeId)> {
+    fn collect(
+        tree: &Tree<'_>,
+        node: NodeId,
+        item: &mut Vec<usize>,
+        found: &mut Vec<(Vec<usize>, NodeId)>,
+    ) {
+        let node = tree.resolve(node);
+        if !matches!(tree.node(node).kind, Kind::Map { .. }) {
+            return;
+        }
+        let kind = tree.get_str(node, "kind").unwrap_or_default();
+        if kind.ends_with("List") && item.len() < MAX_LIST_DEPTH {
+            if let Some(items) = tree.get(node, "items") {
+                for (i, child) in tree.items(tree.resolve(items)).iter().enumerate() {
+                    item.push(i);
+                    collect(tree, *child, item, found);
+                    item.pop();
+                }
+                return;
+            }
+        }
+        found.push((item.clone(), node));
+    }
+    let mut found = Vec::new();
+    collect(tree, root, &mut Vec::new(), &mut found);
+    found
+}
+
 /// A document is not valid YAML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("document {document}{}: invalid YAML at line {}, column {}: {}", template_suffix(.template), .error.line, .error.column, .error.message)]
+#[error("document {document}{}: invalid YAML at line {}, column {}: {}", crate::stream::source_note(.template.as_deref()), .error.line, .error.column, .error.message)]
 pub struct LocateError {
     pub document: usize,
     /// The `# Source:` template of the document.
     pub template: Option<String>,
     pub error: SyntaxError,
-}
-
-fn template_suffix(template: &Option<String>) -> String {
-    template
-        .as_ref()
-        .map_or_else(String::new, |s| format!(" (# Source: {s})"))
 }
 
 /// The tree of one chunk of `stream`, positioned in the whole stream; a syntax error names
@@ -273,7 +303,11 @@ pub fn locate<'a>(stream: &Stream<'a>, table: &Table) -> Result<Found<'a>, Locat
             tree,
         });
         if let Some(root) = root {
-            Walker::new(&mut found, table, doc).object(root);
+            let objects = objects(&found.doc(doc).tree, root);
+            let mut walker = Walker::new(&mut found, table, doc);
+            for (item, object) in objects {
+                walker.object(item, object);
+            }
         }
     }
     Ok(found)

@@ -14,9 +14,6 @@ use crate::field_path::{FieldPath, Step};
 use crate::rules::ScanMode;
 use crate::tree::{Kind, NodeId, Tree};
 
-/// Lists inside lists are followed this deep at most (a `List` of `List`s is already unusual).
-const MAX_LIST_DEPTH: usize = 4;
-
 /// The container lists of a pod spec, whose items' `env`, `args` and `command` are searched.
 const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
 
@@ -52,13 +49,11 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
         &self.found.doc(self.doc).tree
     }
 
-    /// A Kubernetes object at `node`: record it, then search it.
-    pub(super) fn object(&mut self, node: NodeId) {
+    /// A Kubernetes object at `node`, at `item` in its document (see [`super::objects`]):
+    /// record it, then search it.
+    pub(super) fn object(&mut self, item: Vec<usize>, node: NodeId) {
+        self.item = item;
         let tree = self.tree();
-        let node = tree.resolve(node);
-        if !matches!(tree.node(node).kind, Kind::Map { .. }) {
-            return;
-        }
         let kind = tree.get_str(node, "kind").unwrap_or_default().to_string();
         let api_version = tree
             .get_str(node, "apiVersion")
@@ -66,21 +61,6 @@ impl<'f, 'a, 't> Walker<'f, 'a, 't> {
             .to_string();
         if table::is_skipped(&kind, table::group_of(&api_version)) {
             return;
-        }
-        if kind.ends_with("List") && self.item.len() < MAX_LIST_DEPTH {
-            if let Some(items) = tree.get(node, "items") {
-                for (index, item) in tree
-                    .items(tree.resolve(items))
-                    .to_vec()
-                    .into_iter()
-                    .enumerate()
-                {
-                    self.item.push(index);
-                    self.object(item);
-                    self.item.pop();
-                }
-                return;
-            }
         }
         let group = table::group_of(&api_version).to_string();
         let resource = self.resource(node, kind.clone(), api_version);

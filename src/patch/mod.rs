@@ -13,6 +13,8 @@ pub mod value;
 use std::collections::BTreeMap;
 
 use crate::apply::{self, Splice};
+use crate::locate;
+use crate::report;
 use crate::rules::{Patch, Target};
 use crate::stream::Chunk;
 use crate::tree::{Kind, NodeId, Origin, Tree};
@@ -63,11 +65,9 @@ pub fn document(text: &str, chunk: &Chunk, patches: &[Patch]) -> Result<Patched,
     for patch in patches {
         let resources = {
             let tree = parse(&current, &origin, chunk)?;
-            let mut found = Vec::new();
-            if let Some(root) = tree.root() {
-                resources(&tree, root, &mut Vec::new(), &mut found);
-            }
-            found
+            tree.root()
+                .map(|root| locate::objects(&tree, root))
+                .unwrap_or_default()
                 .into_iter()
                 .filter(|(_, node)| selects(&patch.target, &tree, *node))
                 .map(|(item, _)| item)
@@ -90,44 +90,12 @@ pub fn document(text: &str, chunk: &Chunk, patches: &[Patch]) -> Result<Patched,
 
 fn parse<'t>(text: &'t str, origin: &Origin, chunk: &Chunk) -> Result<Tree<'t>, PatchError> {
     Tree::parse(text, *origin).map_err(|e| PatchError {
-        location: format!("document {}{}", chunk.number, source(chunk)),
+        location: format!("document {}{}", chunk.number, chunk.source_note()),
         patch: 0,
         operation: 0,
         op: String::new(),
         message: format!("internal error: the patched document no longer parses ({e}); please report it, with the input and rules"),
     })
-}
-
-fn source(chunk: &Chunk) -> String {
-    chunk
-        .source
-        .as_ref()
-        .map_or_else(String::new, |s| format!(" (# Source: {s})"))
-}
-
-/// The resources of a document: the document, or each item of a `*List`, by where they sit.
-fn resources(
-    tree: &Tree<'_>,
-    node: NodeId,
-    item: &mut Vec<usize>,
-    found: &mut Vec<(Vec<usize>, NodeId)>,
-) {
-    let node = tree.resolve(node);
-    if !matches!(tree.node(node).kind, Kind::Map { .. }) {
-        return;
-    }
-    let kind = tree.get_str(node, "kind").unwrap_or_default();
-    if kind.ends_with("List") && item.len() < 4 {
-        if let Some(items) = tree.get(node, "items") {
-            for (i, child) in tree.items(tree.resolve(items)).iter().enumerate() {
-                item.push(i);
-                resources(tree, *child, item, found);
-                item.pop();
-            }
-            return;
-        }
-    }
-    found.push((item.clone(), node));
 }
 
 /// The resource at `item` of the document's tree.
@@ -195,19 +163,9 @@ fn apply_operation(
 ) -> Result<(String, PatchNote), PatchError> {
     let tree = parse(text, origin, chunk)?;
     let root = resource_at(&tree, item);
+    let identity = root.map_or_else(String::new, |r| identity(&tree, r));
     let location = |line: usize| {
-        let identity = root.map_or_else(String::new, |r| identity(&tree, r));
-        let items: Vec<String> = item.iter().map(|i| format!("items[{i}]")).collect();
-        let items = if items.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", items.join("."))
-        };
-        format!(
-            "document {}{}{items} {identity}, line {line}",
-            chunk.number,
-            source(chunk)
-        )
+        report::location(chunk.number, chunk.source.as_deref(), item, &identity, line)
     };
     let fail = |problem: Problem| PatchError {
         location: location(problem.line),
@@ -322,15 +280,10 @@ fn splice(text: &str, splices: Vec<Splice>) -> Result<String, String> {
 /// `Kind/namespace/name` of a resource.
 fn identity(tree: &Tree<'_>, node: NodeId) -> String {
     let metadata = tree.get(node, "metadata").map(|m| tree.resolve(m));
-    let meta = |key: &str| {
-        metadata
-            .and_then(|m| tree.get_str(m, key))
-            .unwrap_or_default()
-    };
-    format!(
-        "{}/{}/{}",
+    let meta = |key: &str| metadata.and_then(|m| tree.get_str(m, key));
+    report::identity(
         tree.get_str(node, "kind").unwrap_or_default(),
         meta("namespace"),
-        meta("name")
+        meta("name"),
     )
 }

@@ -1118,6 +1118,24 @@ pub fn reimage(dir: &Scratch) -> Command {
     cmd
 }
 
+/// `skopeo` in `dir`, with no logins, proxies or trust policy from the machine.
+pub fn skopeo(dir: &Scratch) -> Command {
+    let mut cmd = Command::new("skopeo");
+    for var in CLEARED {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", &dir.0)
+        .current_dir(&dir.0)
+        .arg("--insecure-policy");
+    cmd
+}
+
+/// `cmd` with `args`, fed `input`.
+pub fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
+    cmd.args(args);
+    super::output_with_stdin(cmd, input.as_bytes())
+}
+
 /// A Deployment with one container per image.
 pub fn workload(images: &[&str]) -> String {
     let containers: String = images

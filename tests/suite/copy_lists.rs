@@ -10,10 +10,10 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
 
 use common::registry::{
-    copy_tools, fetch_manifest, reimage, sha256, workload, Auth, Pusher, Registry, Scratch, CLEARED,
+    copy_tools, fetch_manifest, reimage, run, sha256, skopeo, workload, Auth, Pusher, Registry,
+    Scratch,
 };
 use common::Ran;
 
@@ -24,24 +24,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
     ]
 }
 
-fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
-    cmd.args(args);
-    common::output_with_stdin(cmd, input.as_bytes())
-}
-
 use crate::common::{assert_succeeded as assert_ok, lossy as text};
-
-/// `skopeo` in `dir`, with no logins, proxies or trust policy from the machine.
-fn skopeo(dir: &Scratch) -> Command {
-    let mut cmd = Command::new("skopeo");
-    for var in CLEARED {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", &dir.0)
-        .current_dir(&dir.0)
-        .arg("--insecure-policy");
-    cmd
-}
 
 /// The source registry with its images: `app:1` and `app:2` of different content, a
 /// `team/web:1.0` and a multi-arch `multi:3`, each with the digest it serves.

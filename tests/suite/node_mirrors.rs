@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use common::registry::{
-    copy_tools, reimage, sha256, workload, Auth, Pusher, Registry, Scratch, CLEARED,
+    copy_tools, reimage, run, sha256, skopeo, workload, Auth, Pusher, Registry, Scratch,
 };
 use common::Ran;
 
@@ -97,23 +96,6 @@ fn containerd_hosts_writes_one_file_per_registry() {
         stderr.contains("containerd mirrors whole registries"),
         "{stderr}"
     );
-}
-
-/// `skopeo` in `dir`, with no logins, proxies or trust policy from the machine.
-fn skopeo(dir: &Scratch) -> Command {
-    let mut cmd = Command::new("skopeo");
-    for var in CLEARED {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", &dir.0)
-        .current_dir(&dir.0)
-        .arg("--insecure-policy");
-    cmd
-}
-
-fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
-    cmd.args(args);
-    common::output_with_stdin(cmd, input.as_bytes())
 }
 
 fn registries_conf_serves_a_stopped_source_from_the_mirror() -> Ran {

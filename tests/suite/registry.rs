@@ -20,9 +20,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::registry::{
-    assert_ok, basic, fetch_manifest, free_port, is_root, registry_tools, reimage, sha256, sha512,
-    stderr, stdout, workload, Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch, StubProxy,
-    TokenService, CLEARED,
+    assert_ok, basic, fetch_manifest, free_port, is_root, registry_tools, reimage, run, sha256,
+    sha512, stderr, stdout, workload, Auth, BarrierProxy, ProxyMode, Pusher, Registry, Scratch,
+    StubProxy, TokenService, CLEARED,
 };
 use common::{Ran, Skip};
 
@@ -41,11 +41,6 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         a_render_without_resolve_makes_no_socket_call,
         a_render_without_resolve_needs_no_network,
     ]
-}
-
-fn run(mut cmd: Command, args: &[&str], input: &str) -> Output {
-    cmd.args(args);
-    common::output_with_stdin(cmd, input.as_bytes())
 }
 
 fn read(path: &Path) -> String {
