@@ -8,7 +8,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (empty input gives empty output)
   1  a rule or policy failed (digests.require, policy:), `check` found violations, or a
-     registry could not give a digest (`lock`, --resolve)
+     registry could not give a digest (`lock`, --resolve), or an image could not be copied
+     (`mirror`)
   2  bad input, bad rules file, bad lock file, or bad usage (a render without any rules,
      `check` without a policy, a log file that cannot be written, a CA file or proxy
      variable that cannot be used)
@@ -53,6 +54,7 @@ impl Cli {
             None => "render",
             Some(Command::Images(_)) => "images",
             Some(Command::Lock(_)) => "lock",
+            Some(Command::Mirror(_)) => "mirror",
             Some(Command::Check(_)) => "check",
             Some(Command::Schema) => "schema",
             Some(Command::Init) => "init",
@@ -131,6 +133,18 @@ pub struct LockArgs {
     pub source: bool,
 }
 
+/// `reimage mirror`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The lock file to write [default: the rules' `digests.lock`, else images.lock.yaml].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the copies that would be made (`source<TAB>destination`, as `images --format
+    /// mirror`) and touch neither the network nor the lock file.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every image reference found, after the rules are applied.
@@ -138,6 +152,11 @@ pub enum Command {
     /// Resolve the digest of every final image reference from its registry and write the
     /// lock file (atomically; nothing is written if any image fails).
     Lock(LockArgs),
+    /// Copy every image whose final reference differs from its source (the pairs of `images
+    /// --format mirror`) to that final reference, byte for byte, then write the lock file
+    /// from the digests copied (and the others' from their registries), so the install pins
+    /// exactly what the mirror holds. Nothing is written unless every image copied.
+    Mirror(MirrorArgs),
     /// Check every image found (in strings too) against `policy:` in the rules; exit 1 and
     /// list the violations on standard output if there are any. Rules without a policy are an
     /// error.

@@ -38,6 +38,9 @@ pub enum Error {
     /// The changes cannot be written as JSON Patch (`--format json-patch`).
     #[error(transparent)]
     JsonPatch(#[from] crate::rfc6902::PatchError),
+    /// Images could not be copied (`reimage mirror`).
+    #[error(transparent)]
+    Copy(#[from] crate::copy::CopyError),
     /// Registries could not give some digests (`reimage lock`, `--resolve`).
     #[error(transparent)]
     Resolve(#[from] crate::digest::ResolveError),
@@ -79,7 +82,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Resolve(e) if e.is_setup() => EXIT_INPUT,
-            Error::Policy { .. } | Error::Violations(_) | Error::Resolve(_) => EXIT_POLICY,
+            Error::Policy { .. } | Error::Violations(_) | Error::Resolve(_) | Error::Copy(_) => {
+                EXIT_POLICY
+            }
             _ => EXIT_INPUT,
         }
     }

@@ -179,6 +179,17 @@ pub fn source_reference(original: &Reference, final_reference: &Reference) -> Op
     Reference::parse(&text).ok()
 }
 
+/// The images to copy for `reimage mirror`: the pairs `--format mirror` lists, in its order.
+pub fn copy_pairs(report: &Report) -> Result<Vec<crate::copy::Pair>, InventoryError> {
+    Ok(copies(report)?
+        .into_iter()
+        .map(|c| crate::copy::Pair {
+            source: c.source,
+            destination: c.destination,
+        })
+        .collect())
+}
+
 /// `source<TAB>destination` lines, sorted.
 pub fn mirror(report: &Report) -> Result<String, InventoryError> {
     Ok(copies(report)?

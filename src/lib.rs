@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::string_slice))]
 
 pub mod apply;
+pub mod copy;
 pub mod digest;
 pub mod error;
 pub(crate) mod field_path;

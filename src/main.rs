@@ -78,6 +78,7 @@ fn run(cli: &Cli, log: &mut Log, header: &mut Header) -> Result<(), Error> {
         Some(Command::Images(args)) => commands::images::run(&mut session, args),
         Some(Command::Check(args)) => commands::check::run(&mut session, args),
         Some(Command::Lock(args)) => commands::lock::run(&mut session, args),
+        Some(Command::Mirror(args)) => commands::mirror::run(&mut session, args),
         Some(Command::Schema) => commands::schema::run(),
         Some(Command::Completions(args)) => commands::completions::run(args),
         Some(Command::Man) => commands::man::run(),

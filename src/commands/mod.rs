@@ -12,6 +12,7 @@ pub mod import;
 pub mod init;
 pub mod lock;
 pub mod man;
+pub mod mirror;
 mod pins;
 pub mod render;
 pub mod schema;

@@ -15,7 +15,7 @@ use super::challenge::{self, Challenge};
 use super::credentials::Credentials;
 use super::endpoint::{tag_or_digest, Endpoint};
 use super::error::{ResolveError, Target};
-use super::http::{Http, Method, Reply, Request};
+use super::http::{Http, Method, Reply, Request, SaveTo};
 use super::login::Credential;
 use super::manifest::{check_digest, check_media_type, Algorithm, ACCEPT};
 use super::proxy::Proxies;
@@ -81,17 +81,97 @@ impl Resolver for RegistryClient {
     }
 }
 
-/// The work on one image.
-struct Session<'c> {
+impl RegistryClient {
+    /// A session on `image`'s repository for `actions` (`pull`, or `pull,push`), with the
+    /// whole time of one image before it.
+    pub(super) fn session(&self, image: &Reference, actions: &str) -> Session<'_> {
+        let endpoint = Endpoint::new(image, &self.insecure, |host| {
+            self.http.tls_configured_for(host)
+        });
+        let repository = image.repository().into_owned();
+        Session {
+            client: self,
+            url: endpoint.manifest_url(&repository, tag_or_digest(image)),
+            target: endpoint.target(image),
+            scope: format!("repository:{repository}:{actions}"),
+            endpoint,
+            deadline: Instant::now() + self.http.total(),
+        }
+    }
+}
+
+/// The work on one image: its registry, its repository and the login they call for.
+pub(super) struct Session<'c> {
     client: &'c RegistryClient,
-    endpoint: Endpoint,
-    target: Target,
+    pub(super) endpoint: Endpoint,
+    pub(super) target: Target,
     url: String,
     scope: String,
     deadline: Instant,
 }
 
 impl Session<'_> {
+    /// One request of any kind to this registry, logging in (for this session's scope) and
+    /// sending it again after a 401 with a challenge. The deadline is renewed, so each
+    /// request of a long copy gets the whole time of one image.
+    pub(super) fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        save_to: Option<SaveTo<'_>>,
+    ) -> Result<Reply, ResolveError> {
+        let deadline = Instant::now() + self.client.http.total();
+        let send = |authorization: Option<&str>| {
+            let request = Request {
+                method: method.clone(),
+                url,
+                accept,
+                authorization,
+                save_to,
+            };
+            self.client.http.send(&request, deadline, &self.target)
+        };
+        let known = self.authorization()?;
+        let reply = send(known.as_deref())?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        let Some(challenge) = challenge::parse_all(reply.headers("www-authenticate")) else {
+            return Ok(reply);
+        };
+        lock(&self.client.challenges).insert(self.endpoint.host.clone(), challenge);
+        match self.authorization()? {
+            Some(fresh) if Some(&fresh) != known.as_ref() => send(Some(&fresh)),
+            _ => Ok(reply),
+        }
+    }
+
+    /// The error for an unexpected answer, with the hint for its status.
+    pub(super) fn refusal(&self, reply: &Reply) -> ResolveError {
+        self.status_error(reply)
+    }
+
+    /// The error for a blob the registry would not serve.
+    pub(super) fn refusal_of_blob(&self, status: u16, digest: &str) -> ResolveError {
+        ResolveError::Status {
+            target: Box::new(self.target.clone()),
+            status,
+            detail: String::new(),
+            hint: format!("the registry would not serve the blob `{digest}` its manifest lists; check that the image is complete there"),
+        }
+    }
+
+    /// An answer with a digest that cannot be right.
+    pub(super) fn digest_problem(&self, problem: String) -> ResolveError {
+        self.digest_error(problem)
+    }
+
+    /// The manifest URL of the session's image.
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
     fn resolve(&self) -> Result<Resolved, ResolveError> {
         let head = self.fetch(true)?;
         match head.status {
@@ -158,6 +238,7 @@ impl Session<'_> {
             url: &self.url,
             accept: Some(ACCEPT),
             authorization,
+            save_to: None,
         };
         self.client.http.send(&request, self.deadline, &self.target)
     }

@@ -65,6 +65,12 @@ pub enum ResolveError {
         target: Box<Target>,
         problem: String,
     },
+    /// A file on this machine (a blob being copied) cannot be written or read.
+    #[error("{target}: {problem}")]
+    Local {
+        target: Box<Target>,
+        problem: String,
+    },
     /// A CA file, client certificate or key cannot be used; its content is never shown.
     #[error("`{}`: {problem}", .path.display())]
     Material {

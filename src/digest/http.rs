@@ -43,6 +43,37 @@ pub enum Method {
     Get,
     /// POST of an `application/x-www-form-urlencoded` body.
     PostForm(String),
+    /// POST with no body (starting or mounting a blob upload).
+    Post,
+    /// PUT of a body of this media type (a manifest, or a blob to finish its upload).
+    Put {
+        content_type: String,
+        body: Payload,
+    },
+}
+
+/// What a PUT sends: bytes in memory (a manifest), or a file streamed from disk (a blob),
+/// read again from its start on every retry.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Bytes(std::sync::Arc<Vec<u8>>),
+    File { path: PathBuf, size: u64 },
+}
+
+/// Where a GET's body goes instead of memory: streamed into `path` (created or truncated on
+/// every attempt) and hashed on the way by `algorithm`, with no size limit.
+#[derive(Debug, Clone, Copy)]
+pub struct SaveTo<'a> {
+    pub path: &'a std::path::Path,
+    pub algorithm: super::manifest::Algorithm,
+}
+
+/// What a GET saved to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub size: u64,
+    /// `algorithm:hex` of the bytes written.
+    pub digest: String,
 }
 
 /// One request.
@@ -52,6 +83,8 @@ pub struct Request<'a> {
     pub accept: Option<&'a str>,
     /// The whole `Authorization` header value.
     pub authorization: Option<&'a str>,
+    /// For a GET: stream the body to a file rather than into [`Reply::body`].
+    pub save_to: Option<SaveTo<'a>>,
 }
 
 /// An answer, whatever its status.
@@ -59,6 +92,8 @@ pub struct Reply {
     pub status: u16,
     headers: HeaderMap,
     pub body: Vec<u8>,
+    /// What was saved, when the request asked for a file.
+    pub saved: Option<Saved>,
 }
 
 impl Reply {
@@ -117,6 +152,7 @@ impl Http {
                 url: &url,
                 accept: request.accept,
                 authorization,
+                save_to: request.save_to,
             };
             let reply = self.with_retries(&hop, deadline, target)?;
             let location = match reply.status {
@@ -214,11 +250,40 @@ impl Http {
             Method::PostForm(body) => prepare(agent.post(request.url), request, &setup)
                 .content_type("application/x-www-form-urlencoded")
                 .send(body.as_bytes()),
+            Method::Post => prepare(agent.post(request.url), request, &setup)
+                .header("Content-Length", "0")
+                .send_empty(),
+            Method::Put { content_type, body } => {
+                let put = prepare(agent.put(request.url), request, &setup)
+                    .content_type(content_type.as_str());
+                match body {
+                    Payload::Bytes(bytes) => put.send(bytes.as_slice()),
+                    Payload::File { path, size } => {
+                        let file = std::fs::File::open(path).map_err(|e| {
+                            self.local(target, format!("cannot read {}: {e}", path.display()))
+                        })?;
+                        put.header("Content-Length", size.to_string())
+                            .send(ureq::SendBody::from_owned_reader(file))
+                    }
+                }
+            }
         };
         let mut response = result.map_err(|e| self.failure(e, target, &via))?;
         let status = response.status().as_u16();
-        let body = match request.method {
-            Method::Head => Vec::new(),
+        let headers = response.headers().clone();
+        let mut saved = None;
+        let body = match (&request.method, request.save_to) {
+            (Method::Head, _) => Vec::new(),
+            (Method::Get, Some(to)) if status == 200 => {
+                let mut reader = response.body_mut().with_config().reader();
+                saved = Some(save(&mut reader, to).map_err(|e| match e {
+                    SaveError::Read(e) => self.failure_io(e, target, &via),
+                    SaveError::Write(e) => {
+                        self.local(target, format!("cannot write {}: {e}", to.path.display()))
+                    }
+                })?);
+                Vec::new()
+            }
             _ => response
                 .body_mut()
                 .with_config()
@@ -226,12 +291,39 @@ impl Http {
                 .read_to_vec()
                 .map_err(|e| self.failure(e, target, &via))?,
         };
-        let headers = response.headers().clone();
         Ok(Reply {
             status,
             headers,
             body,
+            saved,
         })
+    }
+
+    /// A failure on this machine (a file), not on the wire.
+    fn local(&self, target: &Target, problem: String) -> ResolveError {
+        ResolveError::Local {
+            target: Box::new(target.clone()),
+            problem,
+        }
+    }
+
+    /// A read that failed in the middle of a body: the connection dropped or timed out.
+    fn failure_io(&self, error: std::io::Error, target: &Target, via: &Via<'_>) -> ResolveError {
+        if error.kind() == std::io::ErrorKind::TimedOut {
+            return self.timeout(target, "while reading the answer");
+        }
+        let cause = match via.proxy {
+            Some(_) => format!(
+                "the connection (through the proxy {}) broke while reading the answer: {error}",
+                via.proxy_shown()
+            ),
+            None => format!("the connection broke while reading the answer: {error}"),
+        };
+        ResolveError::Network {
+            target: Box::new(target.clone()),
+            cause,
+            hint: "run again: what was copied completely is not copied again".to_string(),
+        }
     }
 
     /// The agent for an https identity, or the plain one.
@@ -296,6 +388,38 @@ impl Http {
         };
         network(error.to_string(), hint)
     }
+}
+
+enum SaveError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Streams `reader` into the file `to` names, hashing it on the way.
+fn save(reader: &mut impl std::io::Read, to: SaveTo<'_>) -> Result<Saved, SaveError> {
+    use std::io::Write as _;
+    let file = std::fs::File::create(to.path).map_err(SaveError::Write)?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut hasher = super::manifest::Hasher::new(to.algorithm);
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SaveError::Read(e)),
+        };
+        let chunk = buffer.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        file.write_all(chunk).map_err(SaveError::Write)?;
+        size += n as u64;
+    }
+    file.flush().map_err(SaveError::Write)?;
+    Ok(Saved {
+        size,
+        digest: hasher.finish(),
+    })
 }
 
 /// How one request went out: for the words of a failure.
@@ -448,7 +572,7 @@ fn scheme(url: &str) -> String {
 
 /// Where a `Location` points, seen from `base`: absolute, scheme-relative, absolute path or
 /// relative path.
-fn follow(base: &str, location: &str) -> String {
+pub(super) fn follow(base: &str, location: &str) -> String {
     let location = location.trim();
     if location.contains("://") {
         return location.to_string();

@@ -41,6 +41,38 @@ impl Algorithm {
     }
 }
 
+/// A digest computed piece by piece, for bodies streamed to disk.
+pub enum Hasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    pub fn new(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha512(h) => h.update(bytes),
+        }
+    }
+
+    /// `algorithm:hex`, as [`Algorithm::digest`] writes it.
+    pub fn finish(self) -> String {
+        let (name, hash) = match self {
+            Hasher::Sha256(h) => ("sha256", h.finalize().to_vec()),
+            Hasher::Sha512(h) => ("sha512", h.finalize().to_vec()),
+        };
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{name}:{hex}")
+    }
+}
+
 /// Checks a `Docker-Content-Digest` value: `sha256:` and 64 lowercase hex digits, or `sha512:`
 /// and 128.
 pub fn check_digest(value: &str) -> Result<String, String> {

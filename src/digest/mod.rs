@@ -26,6 +26,7 @@ mod proxy;
 mod retry;
 mod settings;
 mod token;
+mod transfer;
 mod trust;
 
 pub use client::RegistryClient;

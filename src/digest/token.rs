@@ -41,6 +41,7 @@ pub fn fetch(
         url: &url,
         accept: Some("application/json"),
         authorization: authorization.as_deref(),
+        save_to: None,
     };
     let reply = http.send(&request, deadline, target)?;
     if reply.status != 200 {

@@ -559,6 +559,9 @@ pub enum ProxyMode {
     /// As [`ProxyMode::Sha512OnGet`], but the sha512 of other bytes: a header the body does
     /// not match.
     WrongSha512OnGet,
+    /// The first blob answer longer than [`CUT_AFTER`] bytes is cut there: the connection
+    /// closes in the middle of the body. Everything else passes.
+    CutLargeBlobOnce,
 }
 
 /// A registry stand-in on its own port that forwards to a real registry, one connection at
@@ -570,10 +573,14 @@ pub struct StubProxy {
     _server: Server,
 }
 
+/// Where [`ProxyMode::CutLargeBlobOnce`] cuts a blob.
+pub const CUT_AFTER: usize = 1 << 20;
+
 impl StubProxy {
     pub fn start(upstream: &str, mode: ProxyMode) -> StubProxy {
         let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let (seen2, upstream) = (seen.clone(), upstream.to_string());
+        let mut cut = false;
         let server = Server::start(move |mut client| {
             let head = read_head(&mut client);
             let method = head.split_whitespace().next().unwrap_or("").to_string();
@@ -582,7 +589,13 @@ impl StubProxy {
                 seen.push((method, Instant::now()));
                 seen.len() == 1
             };
-            let reply = stub_answer(mode, first, &upstream, &head);
+            let mut reply = stub_answer(mode, first, &upstream, &head);
+            let blob = head.starts_with("GET ") && head.contains("/blobs/sha");
+            if mode == ProxyMode::CutLargeBlobOnce && !cut && blob && body(&reply).len() > CUT_AFTER
+            {
+                cut = true;
+                reply.truncate(body_start(&reply) + CUT_AFTER);
+            }
             let _ = client.write_all(&reply);
         });
         StubProxy {
@@ -598,7 +611,7 @@ fn stub_answer(mode: ProxyMode, first: bool, upstream: &str, head: &str) -> Vec<
     let is_head = head.starts_with("HEAD ");
     match mode {
         ProxyMode::TooManyOnce if first => b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-        ProxyMode::TooManyOnce => forward(upstream, head),
+        ProxyMode::TooManyOnce | ProxyMode::CutLargeBlobOnce => forward(upstream, head),
         ProxyMode::StripDigest => set_digest(&forward(upstream, head), None),
         ProxyMode::Sha512OnGet | ProxyMode::WrongSha512OnGet if is_head => {
             set_digest(&forward(upstream, head), None)

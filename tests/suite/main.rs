@@ -33,6 +33,7 @@ mod hostile;
 mod import;
 mod init;
 mod log;
+mod mirror;
 mod node_mirrors;
 mod output;
 mod plugin;
@@ -54,6 +55,7 @@ fn main() {
         differential::tests(),
         helm::tests(),
         copy_lists::tests(),
+        mirror::tests(),
         node_mirrors::tests(),
         argocd::tests(),
         fixtures::tests(),

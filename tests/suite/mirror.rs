@@ -1,0 +1,313 @@
+//! `reimage mirror` against real registries: Debian's `docker-registry` on 127.0.0.1 as the
+//! source (open), as a mirror with Basic auth and as one with token auth; images pushed in
+//! the test (Docker v2 and OCI, a two-platform index, a layer of several MB shared by two
+//! images). What the mirror serves must be byte-identical to the source (read back by the
+//! real `skopeo inspect --raw`), the lock must pin exactly that, a second run must copy
+//! nothing, a shared layer must be mounted rather than uploaded, and a copy cut in the
+//! middle of a blob must fail whole and resume on the next run.
+//!
+//! Without the registry tools or `skopeo` (`bash scripts/setup.sh` installs them) these tests
+//! are reported as ignored; with `CI=true` they fail instead.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+
+use common::registry::{
+    basic, copy_tools, fetch_manifest, reimage, run, sha256, skopeo, workload, Auth, ProxyMode,
+    Pusher, Registry, Scratch, StubProxy, TokenService,
+};
+use common::{assert_succeeded as assert_ok, lossy as text, Ran};
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        mirror_copies_byte_for_byte_and_pins_what_it_copied,
+        mirror_pushes_to_a_registry_with_token_auth,
+        an_interrupted_copy_fails_whole_and_resumes,
+    ]
+}
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// An OCI image whose one layer is `layer`, in `repo:tag`; its manifest digest.
+fn image_with_layer(push: &Pusher<'_>, repo: &str, tag: &str, layer: &[u8]) -> String {
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"config":{{"Labels":{{"repo":"{repo}"}}}}}}"#
+    );
+    let config_digest = push.blob(repo, config.as_bytes());
+    let layer_digest = push.blob(repo, layer);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    push.manifest(repo, tag, OCI_MANIFEST, manifest.as_bytes())
+}
+
+/// Bytes that do not compress: `size` of them, different for each `seed`.
+fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// The source registry with `app:1` (Docker v2), `multi:3` (an OCI index of two platforms)
+/// and `big:1` and `big-too:1`, which share a layer of 5 MB; the digest of each.
+fn fill_source(source: &Registry) -> BTreeMap<&'static str, String> {
+    let push = Pusher::new(source.base(), Box::new(|_| None));
+    let shared = noise(5 << 20, 7);
+    let mut digests = BTreeMap::new();
+    digests.insert("app:1", push.single_arch("app", "1"));
+    digests.insert("multi:3", push.multi_arch("multi", "3").0);
+    digests.insert("big:1", image_with_layer(&push, "big", "1", &shared));
+    digests.insert(
+        "big-too:1",
+        image_with_layer(&push, "big-too", "1", &shared),
+    );
+    digests
+}
+
+fn rules(dir: &Scratch, from: &str, to: &str) {
+    let rules = format!("version: 1\nregistries: [{{from: \"{from}\", to: \"{to}\"}}]\n");
+    std::fs::write(dir.path("rules.yaml"), rules).unwrap();
+}
+
+/// A `DOCKER_CONFIG` folder in `dir` with a login for `host`.
+fn login(dir: &Scratch, host: &str, user: &str, password: &str) {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::create_dir_all(dir.path("docker")).unwrap();
+    let json = format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#);
+    std::fs::write(dir.path("docker/config.json"), json).unwrap();
+}
+
+/// The lock file's `images:` map.
+fn pins(dir: &Scratch, file: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(dir.path(file)).unwrap();
+    let lock: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    serde_yaml::from_value(lock["images"].clone()).unwrap()
+}
+
+fn mirror_copies_byte_for_byte_and_pins_what_it_copied() -> Ran {
+    copy_tools()?;
+    let (user, password) = ("mirror-bot", "pw-of-the-mirror-9");
+    let source = Registry::start(Auth::Open);
+    let mirror = Registry::start(Auth::Basic { user, password });
+    let digests = fill_source(&source);
+    let (s, m) = (source.host.clone(), mirror.host.clone());
+    let dir = Scratch::new("mirror");
+    rules(&dir, &s, &format!("{m}/copied"));
+    login(&dir, &m, user, password);
+    let names = ["app:1", "multi:3", "big:1", "big-too:1"];
+    let images: Vec<String> = names.iter().map(|n| format!("{s}/{n}")).collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let input = workload(&refs);
+    let mirror_cmd = || {
+        let mut cmd = reimage(&dir);
+        cmd.env("DOCKER_CONFIG", dir.path("docker"));
+        cmd
+    };
+
+    // The plan is the pairs `images --format mirror` lists, and touches nothing.
+    let plan = run(
+        mirror_cmd(),
+        &["--rules", "rules.yaml", "mirror", "--dry-run"],
+        &input,
+    );
+    assert_ok("reimage mirror --dry-run", &plan);
+    let listed = run(
+        reimage(&dir),
+        &["--rules", "rules.yaml", "images", "--format", "mirror"],
+        &input,
+    );
+    assert_eq!(text(&plan.stdout), text(&listed.stdout));
+    assert_eq!(text(&plan.stdout).lines().count(), 4);
+    assert!(!dir.path("images.lock.yaml").exists());
+
+    let out = run(
+        mirror_cmd(),
+        &["--rules", "rules.yaml", "--parallel", "1", "mirror"],
+        &input,
+    );
+    assert_ok("reimage mirror", &out);
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("copied 4 image(s) (0 already there)") && said.contains(", 1 mounted, "),
+        "the shared layer must be mounted once: {said}"
+    );
+    assert!(!said.contains(password), "{said}");
+
+    // The lock pins what the source serves, under the final references.
+    let expected: BTreeMap<String, String> = names
+        .iter()
+        .map(|n| (format!("{m}/copied/{n}"), digests[n].clone()))
+        .collect();
+    assert_eq!(pins(&dir, "images.lock.yaml"), expected);
+
+    // The mirror serves the same bytes, by tag and (for the platforms) by digest.
+    let auth = basic(user, password);
+    let authed = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .new_agent();
+    let at_mirror = |repo: &str, reference: &str| -> Option<Vec<u8>> {
+        let url = format!("{}/v2/copied/{repo}/manifests/{reference}", mirror.base());
+        let mut answer = authed
+            .get(url)
+            .header("Authorization", &auth)
+            .header("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+            .call()
+            .unwrap();
+        (answer.status().as_u16() == 200).then(|| answer.body_mut().read_to_vec().unwrap())
+    };
+    for name in names {
+        let (repo, tag) = name.split_once(':').unwrap();
+        let original = fetch_manifest(&source.base(), repo, tag).unwrap();
+        assert_eq!(
+            at_mirror(repo, tag).as_deref(),
+            Some(original.as_slice()),
+            "{name}"
+        );
+        assert_eq!(sha256(&original), digests[name]);
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&fetch_manifest(&source.base(), "multi", "3").unwrap()).unwrap();
+    for platform in index["manifests"].as_array().unwrap() {
+        let digest = platform["digest"].as_str().unwrap();
+        assert!(
+            at_mirror("multi", digest).is_some(),
+            "platform {digest} missing"
+        );
+    }
+
+    // The real skopeo reads the same bytes from the mirror.
+    let raw = skopeo(&dir)
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .args(["--creds", &format!("{user}:{password}")])
+        .arg(format!("docker://{m}/copied/multi:3"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "skopeo: {}", text(&raw.stderr));
+    assert_eq!(
+        raw.stdout,
+        fetch_manifest(&source.base(), "multi", "3").unwrap()
+    );
+
+    // A second run copies nothing, and writes the same lock.
+    let before = std::fs::read(dir.path("images.lock.yaml")).unwrap();
+    let again = run(mirror_cmd(), &["--rules", "rules.yaml", "mirror"], &input);
+    assert_ok("reimage mirror, again", &again);
+    assert!(
+        text(&again.stderr).contains("copied 4 image(s) (4 already there): 0 blob(s)"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read(dir.path("images.lock.yaml")).unwrap(), before);
+
+    // The render pins what was copied.
+    let rendered = run(
+        reimage(&dir),
+        &["--rules", "rules.yaml", "--lock", "images.lock.yaml"],
+        &input,
+    );
+    assert_ok("render with the lock", &rendered);
+    let output = text(&rendered.stdout);
+    assert!(
+        output.contains(&format!("{m}/copied/big:1@{}", digests["big:1"])),
+        "{output}"
+    );
+
+    // Without the login, the push is refused: one line per image, and no lock.
+    let denied = run(
+        reimage(&dir),
+        &["--rules", "rules.yaml", "mirror", "-o", "denied.lock.yaml"],
+        &workload(&[&format!("{s}/app:1")]),
+    );
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied.stderr));
+    let message = text(&denied.stderr);
+    assert!(
+        message.contains("1 of 1 image(s) could not be copied; no lock file was written")
+            && message.contains("401"),
+        "{message}"
+    );
+    assert!(!dir.path("denied.lock.yaml").exists());
+    Ok(())
+}
+
+fn mirror_pushes_to_a_registry_with_token_auth() -> Ran {
+    copy_tools()?;
+    let source = Registry::start(Auth::Open);
+    let login_pair = "pusher:token-pw-5";
+    let tokens = TokenService::start(Some(login_pair));
+    let mirror = Registry::start(Auth::Token(&tokens));
+    let push = Pusher::new(source.base(), Box::new(|_| None));
+    let digest = push.multi_arch("multi", "3").0;
+    let (s, m) = (source.host.clone(), mirror.host.clone());
+    let dir = Scratch::new("mirror-token");
+    rules(&dir, &s, &format!("{m}/team"));
+    login(&dir, &m, "pusher", "token-pw-5");
+    let mut cmd = reimage(&dir);
+    cmd.env("DOCKER_CONFIG", dir.path("docker"));
+    let out = run(
+        cmd,
+        &["--rules", "rules.yaml", "mirror"],
+        &workload(&[&format!("{s}/multi:3")]),
+    );
+    assert_ok("reimage mirror to a token registry", &out);
+    let key = format!("{m}/team/multi:3");
+    assert_eq!(
+        pins(&dir, "images.lock.yaml"),
+        BTreeMap::from([(key, digest)])
+    );
+    assert!(tokens.issued.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    Ok(())
+}
+
+fn an_interrupted_copy_fails_whole_and_resumes() -> Ran {
+    copy_tools()?;
+    let upstream = Registry::start(Auth::Open);
+    let digests = fill_source(&upstream);
+    // The source is seen through a proxy that cuts the first large blob in the middle.
+    let source = StubProxy::start(&upstream.host, ProxyMode::CutLargeBlobOnce);
+    let mirror = Registry::start(Auth::Open);
+    let (s, m) = (source.host.clone(), mirror.host.clone());
+    let dir = Scratch::new("mirror-cut");
+    rules(&dir, &s, &format!("{m}/copied"));
+    let input = workload(&[&format!("{s}/big:1"), &format!("{s}/app:1")]);
+    let args = ["--rules", "rules.yaml", "--parallel", "1", "mirror"];
+
+    let cut = run(reimage(&dir), &args, &input);
+    assert_eq!(cut.status.code(), Some(1), "{}", text(&cut.stderr));
+    let message = text(&cut.stderr);
+    assert!(
+        message.contains("1 of 2 image(s) could not be copied; no lock file was written")
+            && message.contains(&format!("{s}/big:1")),
+        "{message}"
+    );
+    assert!(cut.stdout.is_empty());
+    assert!(!dir.path("images.lock.yaml").exists());
+    // Nothing half-copied is served: the cut image has no manifest on the mirror.
+    assert!(fetch_manifest(&mirror.base(), "copied/big", "1").is_none());
+
+    let resumed = run(reimage(&dir), &args, &input);
+    assert_ok("reimage mirror after the cut", &resumed);
+    let said = text(&resumed.stderr);
+    assert!(said.contains("(1 already there)"), "{said}");
+    assert_eq!(
+        pins(&dir, "images.lock.yaml"),
+        BTreeMap::from([
+            (format!("{m}/copied/app:1"), digests["app:1"].clone()),
+            (format!("{m}/copied/big:1"), digests["big:1"].clone()),
+        ])
+    );
+    Ok(())
+}
