@@ -229,7 +229,7 @@ const MAX_LIST_DEPTH: usize = 4;
 
 /// The Kubernetes objects of the document whose root is `root`: the document itself, or each
 /// item of a `*List` (a `ResourceList` too), with where it sits (see [`Resource::item`]).
-/// Lists inside lists are followed [`MAX_LIST_DEPTH`] deep; a node that is not a mapping is
+/// Lists inside lists are followed four deep; a node that is not a mapping is
 /// no object.
 pub fn objects(tree: &Tree<'_>, root: NodeId) -> Vec<(Vec<usize>, NodeId)> {
     fn collect(
