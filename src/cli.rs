@@ -143,6 +143,24 @@ pub struct MirrorArgs {
     /// mirror`) and touch neither the network nor the lock file.
     #[arg(long)]
     pub dry_run: bool,
+    /// Copy into an OCI image layout instead of the registries, to carry across an air gap:
+    /// every image under its final reference, with the rules and the rendered stream; no lock
+    /// is written (the `--from` side writes it).
+    #[arg(long, value_name = "oci:DIR", value_parser = layout_dir, conflicts_with = "from")]
+    pub to: Option<PathBuf>,
+    /// Push the images of an OCI image layout `--to` wrote to their final references, and
+    /// write the lock from them; standard input is not read.
+    #[arg(long, value_name = "oci:DIR", value_parser = layout_dir, conflicts_with = "dry_run")]
+    pub from: Option<PathBuf>,
+}
+
+/// The directory of `oci:DIR`.
+fn layout_dir(text: &str) -> Result<PathBuf, String> {
+    match text.strip_prefix("oci:") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ if text.starts_with("oci-archive:") => Err("`oci-archive:` is not supported; write a directory with `oci:DIR` and archive it with tar".into()),
+        _ => Err(format!("`{text}` is not `oci:DIR`")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

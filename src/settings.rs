@@ -29,6 +29,8 @@ pub struct Settings {
     pub resolve: bool,
     /// How the registries are spoken to.
     pub network: digest::Settings,
+    /// The rules file `--rules` (or REIMAGE_RULES) named, if any.
+    pub rules_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             logging: cli.log.is_some(),
             resolve: cli.network.resolve,
             network,
+            rules_file: cli.rules.rules.clone(),
         };
         Ok(settings.with_rules(rules))
     }
@@ -104,6 +107,7 @@ impl Settings {
             rule_options: self.rule_options.clone(),
             network,
             resolve,
+            rules_file: self.rules_file.clone(),
             ..*self
         }
     }

@@ -4,10 +4,15 @@
 //! digest, those copied with the digest copied (the same on both ends), the others asked of
 //! their registries as `reimage lock` does. Nothing is written unless every image copied and
 //! every digest was found.
+//!
+//! Across an air gap, `--to oci:DIR` copies into an OCI image layout instead (with the rules
+//! and the stream beside the images), and `--from oci:DIR` pushes a layout's images to the
+//! final references they are named by and writes the lock from them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use reimage::copy;
+use reimage::copy::layout::Layout;
+use reimage::copy::{self, Destination, Outcome, Pair, Source};
 use reimage::digest::{self, RegistryClient};
 use reimage::error::Error;
 use reimage::inventory;
@@ -18,7 +23,13 @@ use super::pins::wanted;
 use super::Session;
 use crate::cli::MirrorArgs;
 
+/// Where the bundle keeps what it was made from.
+const BUNDLE_FILES: &str = "reimage";
+
 pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
+    if let Some(dir) = &args.from {
+        return from_bundle(session, args, dir);
+    }
     let settings = session.settings;
     let input = session.read_input()?;
     let report = reimage::preview(&input, &settings.rules, None)?;
@@ -32,45 +43,38 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
             Ok(())
         });
     }
-    let output = args
-        .output
-        .clone()
-        .or_else(|| settings.lock_file())
-        .unwrap_or_else(|| PathBuf::from("images.lock.yaml"));
     let client = RegistryClient::new(&settings.network)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("reimage-mirror-")
-        .tempdir()
-        .map_err(|cause| Error::WriteFile {
-            path: std::env::temp_dir(),
-            cause,
-        })?;
-    let quiet = settings.quiet;
-    let progress = |line: &str| {
-        if !quiet {
-            eprintln!("reimage: {line}");
+    if let Some(dir) = &args.to {
+        let layout = Layout::create(dir).map_err(copy::CopyError::from)?;
+        let outcome = copy_with(session, &client, &layout, &pairs)?;
+        layout.finish().map_err(copy::CopyError::from)?;
+        let files = dir.join(BUNDLE_FILES);
+        let write = |name: &str, bytes: &[u8]| {
+            let path = files.join(name);
+            std::fs::create_dir_all(&files)
+                .and_then(|()| std::fs::write(&path, bytes))
+                .map_err(|cause| Error::WriteFile { path, cause })
+        };
+        write("stream.yaml", &input)?;
+        if let Some(rules) = &settings.rules_file {
+            let text = std::fs::read(rules).map_err(|cause| Error::WriteFile {
+                path: rules.clone(),
+                cause,
+            })?;
+            write("rules.yaml", &text)?;
         }
-    };
-    let outcome = copy::copy_all(
-        &client,
-        &pairs,
-        settings.network.parallel,
-        scratch.path(),
-        &progress,
-    )?;
-    let mut lock = Lock::default();
-    let mut explain = Vec::new();
-    for (pair, copied) in pairs.iter().zip(&outcome.copied) {
-        if pair.destination.digest().is_none() {
-            lock.insert(&pair.destination, copied.digest.clone());
-            explain.push(format!(
-                "lock: {} → {} (copied from `{}`)",
-                lock::key(&pair.destination),
-                copied.digest,
-                pair.source
-            ));
-        }
+        session.summary(format!(
+            "{}; wrote the bundle {} ({} image(s)); carry it across and run `reimage mirror --from oci:{}`",
+            outcome.summary(),
+            dir.display(),
+            layout.refs().len(),
+            dir.display()
+        ));
+        return Ok(());
     }
+    let outcome = copy_with(session, &client, &client, &pairs)?;
+    let mut lock = Lock::default();
+    let mut explain = pinned(&pairs, &outcome, &mut lock);
     // The render's other images (already where the rules want them): their digests as the
     // registries give them.
     let others: Vec<_> = wanted(&report, false)
@@ -88,6 +92,93 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
         explain.push(format!("lock: {} → {}", lock::key(&w.key), r.digest));
         lock.insert(&w.key, r.digest);
     }
+    write_lock(session, args, &lock, &outcome, explain)
+}
+
+/// `--from oci:DIR`: every image of the layout to the reference it is named by.
+fn from_bundle(session: &mut Session<'_>, args: &MirrorArgs, dir: &Path) -> Result<(), Error> {
+    let layout = Layout::open(dir).map_err(copy::CopyError::from)?;
+    let mut pairs = Vec::new();
+    for name in layout.refs() {
+        let reference = Reference::parse(&name).map_err(|e| {
+            copy::CopyError::from(copy::layout::LayoutError {
+                dir: dir.to_path_buf(),
+                problem: format!(
+                    "index.json names an image `{name}`, which is not a reference: {e}"
+                ),
+            })
+        })?;
+        pairs.push(Pair {
+            source: reference.clone(),
+            destination: reference,
+        });
+    }
+    let client = RegistryClient::new(&session.settings.network)?;
+    let outcome = copy_with(session, &layout, &client, &pairs)?;
+    let mut lock = Lock::default();
+    let explain = pinned(&pairs, &outcome, &mut lock);
+    write_lock(session, args, &lock, &outcome, explain)
+}
+
+fn copy_with(
+    session: &Session<'_>,
+    source: &dyn Source,
+    destination: &dyn Destination,
+    pairs: &[Pair],
+) -> Result<Outcome, Error> {
+    let scratch = tempfile::Builder::new()
+        .prefix("reimage-mirror-")
+        .tempdir()
+        .map_err(|cause| Error::WriteFile {
+            path: std::env::temp_dir(),
+            cause,
+        })?;
+    let quiet = session.settings.quiet;
+    let progress = |line: &str| {
+        if !quiet {
+            eprintln!("reimage: {line}");
+        }
+    };
+    let parallel = session.settings.network.parallel;
+    Ok(copy::copy_all(
+        source,
+        destination,
+        pairs,
+        parallel,
+        scratch.path(),
+        &progress,
+    )?)
+}
+
+/// The copied digests of the pairs pushed by tag, into `lock`; a line for each.
+fn pinned(pairs: &[Pair], outcome: &Outcome, lock: &mut Lock) -> Vec<String> {
+    let mut explain = Vec::new();
+    for (pair, copied) in pairs.iter().zip(&outcome.copied) {
+        if pair.destination.digest().is_none() {
+            lock.insert(&pair.destination, copied.digest.clone());
+            explain.push(format!(
+                "lock: {} → {} (copied from `{}`)",
+                lock::key(&pair.destination),
+                copied.digest,
+                pair.source
+            ));
+        }
+    }
+    explain
+}
+
+fn write_lock(
+    session: &mut Session<'_>,
+    args: &MirrorArgs,
+    lock: &Lock,
+    outcome: &Outcome,
+    explain: Vec<String>,
+) -> Result<(), Error> {
+    let output = args
+        .output
+        .clone()
+        .or_else(|| session.settings.lock_file())
+        .unwrap_or_else(|| PathBuf::from("images.lock.yaml"));
     lock.write(&output)?;
     session.explain(explain);
     session.summary(format!(

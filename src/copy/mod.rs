@@ -4,8 +4,10 @@
 //! the ones the source serves and the lock written from the copy pins exactly what the
 //! mirror holds.
 //!
-//! The network stays behind [`Registry`] (the real one is the digest layer's client, see
-//! `digest::transfer`). Around it, [`copy_all`] copies a bounded number of images at a time:
+//! Where images come from is a [`Source`] and where they go a [`Destination`]: the digest
+//! layer's registry client is both (see `digest::transfer`), and so is an OCI image layout
+//! ([`layout`]), for carrying images across an air gap. Between them, [`copy_all`] copies a
+//! bounded number of images at a time:
 //!
 //! - an image whose destination already serves the source's digest is skipped whole, and a
 //!   blob the destination repository already has is not sent again, so a run after an
@@ -22,6 +24,7 @@
 //! Failures are per image; all of them are listed together.
 
 mod content;
+pub mod layout;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,13 +44,25 @@ pub struct Fetched {
     pub digest: String,
 }
 
-/// The registry operations a copy needs. Every `repo` is a reference whose registry and
-/// repository are the ones meant (its tag or digest is not used).
-pub trait Registry: Sync {
+/// Where images are copied from: a registry, or an OCI layout (`--from oci:DIR`). Every
+/// `repo` is a reference whose registry and repository are the ones meant (its tag or digest
+/// is not used).
+pub trait Source: Sync {
     /// The manifest `image` names (by its digest, else its tag, else `latest`), as served;
-    /// `None` when the registry does not have it.
+    /// `None` when the source does not have it.
     fn manifest(&self, image: &Reference) -> Result<Option<Manifest>, ResolveError>;
-    /// The digest of the manifest `image` names, if the registry has it (a HEAD).
+    /// Streams the blob into the file `into`.
+    fn fetch_blob(
+        &self,
+        repo: &Reference,
+        digest: &str,
+        into: &Path,
+    ) -> Result<Fetched, ResolveError>;
+}
+
+/// Where images are copied to: a registry, or an OCI layout (`--to oci:DIR`).
+pub trait Destination: Sync {
+    /// The digest of the manifest `image` names, if the destination has it (a HEAD).
     fn manifest_digest(&self, image: &Reference) -> Result<Option<String>, ResolveError>;
     /// Whether the repository has the blob.
     fn has_blob(&self, repo: &Reference, digest: &str) -> Result<bool, ResolveError>;
@@ -59,13 +74,6 @@ pub trait Registry: Sync {
         digest: &str,
         from: &Reference,
     ) -> Result<bool, ResolveError>;
-    /// Streams the blob into the file `into`.
-    fn fetch_blob(
-        &self,
-        repo: &Reference,
-        digest: &str,
-        into: &Path,
-    ) -> Result<Fetched, ResolveError>;
     /// Uploads the file `file` as the blob `digest` (which the registry checks).
     fn push_blob(
         &self,
@@ -148,6 +156,9 @@ pub enum CopyError {
         to: String,
         cause: String,
     },
+    /// An OCI layout (`--to`, `--from`) that cannot be used.
+    #[error(transparent)]
+    Layout(#[from] layout::LayoutError),
     /// Every failure of a run.
     #[error("{} of {total} image(s) could not be copied; no lock file was written (run again: what was copied is not copied twice):\n{}", .failures.len(), list(.failures))]
     Failed {
@@ -166,7 +177,8 @@ fn list(failures: &[CopyError]) -> String {
 
 /// What one run knows across images: where blobs already sit on each destination registry.
 struct Shared<'r> {
-    registry: &'r dyn Registry,
+    source: &'r dyn Source,
+    destination: &'r dyn Destination,
     scratch: PathBuf,
     /// `(registry, digest)` → a repository of that registry known to hold the blob.
     placed: Mutex<HashMap<(String, String), Reference>>,
@@ -178,7 +190,8 @@ struct Shared<'r> {
 /// that exists); `progress` gets one line per image. Returns what each copy did, in order,
 /// or every failure.
 pub fn copy_all(
-    registry: &dyn Registry,
+    source: &dyn Source,
+    destination: &dyn Destination,
     pairs: &[Pair],
     parallel: usize,
     scratch: &Path,
@@ -186,7 +199,8 @@ pub fn copy_all(
 ) -> Result<Outcome, CopyError> {
     let started = Instant::now();
     let shared = Shared {
-        registry,
+        source,
+        destination,
         scratch: scratch.to_path_buf(),
         placed: Mutex::new(HashMap::new()),
         files: AtomicUsize::new(0),
@@ -239,7 +253,7 @@ impl Shared<'_> {
         let started = Instant::now();
         let mut copied = Copied::default();
         let top = self
-            .registry
+            .source
             .manifest(&pair.source)
             .map_err(|e| fail(e.to_string()))?
             .ok_or_else(|| fail("the source registry does not have it (http 404); check the reference, or the rules that map it".into()))?;
@@ -253,7 +267,7 @@ impl Shared<'_> {
         }
         copied.digest = top.digest.clone();
         let there = self
-            .registry
+            .destination
             .manifest_digest(&pair.destination)
             .map_err(|e| fail(e.to_string()))?;
         if there.as_deref() == Some(top.digest.as_str()) {
@@ -266,7 +280,7 @@ impl Shared<'_> {
         }
         self.tree(pair, &top, &mut copied).map_err(fail)?;
         let pushed = self
-            .registry
+            .destination
             .push_manifest(&pair.destination, &top)
             .map_err(|e| fail(e.to_string()))?;
         check_pushed(pushed, &top).map_err(fail)?;
@@ -299,7 +313,7 @@ impl Shared<'_> {
                     let at = |image: &Reference| by_digest(image, &child.digest);
                     let (source, destination) = (at(&pair.source)?, at(&pair.destination)?);
                     if self
-                        .registry
+                        .destination
                         .manifest_digest(&destination)
                         .map_err(|e| e.to_string())?
                         .is_some()
@@ -307,7 +321,7 @@ impl Shared<'_> {
                         continue;
                     }
                     let manifest = self
-                        .registry
+                        .source
                         .manifest(&source)
                         .map_err(|e| e.to_string())?
                         .ok_or_else(|| {
@@ -328,7 +342,7 @@ impl Shared<'_> {
                     };
                     self.tree(&inner, &manifest, copied)?;
                     let pushed = self
-                        .registry
+                        .destination
                         .push_manifest(&destination, &manifest)
                         .map_err(|e| e.to_string())?;
                     check_pushed(pushed, &manifest)?;
@@ -340,7 +354,7 @@ impl Shared<'_> {
     }
 
     fn blob(&self, pair: &Pair, blob: &Descriptor, copied: &mut Copied) -> Result<(), String> {
-        let registry = self.registry;
+        let registry = self.destination;
         let destination = &pair.destination;
         let key = (destination.registry().into_owned(), blob.digest.clone());
         if registry
@@ -356,7 +370,9 @@ impl Shared<'_> {
         }
         let same_registry = pair.source.registry() == destination.registry();
         let known = lock(&self.placed).get(&key).cloned();
-        let from = known.or_else(|| same_registry.then(|| pair.source.clone()));
+        let same_repository = same_registry && pair.source.repository() == destination.repository();
+        let from =
+            known.or_else(|| (same_registry && !same_repository).then(|| pair.source.clone()));
         if let Some(from) = from {
             if registry
                 .mount_blob(destination, &blob.digest, &from)
@@ -381,7 +397,7 @@ impl Shared<'_> {
     /// Downloads the blob into `file`, checks it, and uploads it: its size.
     fn through_file(&self, pair: &Pair, blob: &Descriptor, file: &Path) -> Result<u64, String> {
         let fetched = self
-            .registry
+            .source
             .fetch_blob(&pair.source, &blob.digest, file)
             .map_err(|e| e.to_string())?;
         if fetched.digest != blob.digest {
@@ -396,7 +412,7 @@ impl Shared<'_> {
                 blob.digest, fetched.size, blob.size
             ));
         }
-        self.registry
+        self.destination
             .push_blob(&pair.destination, &blob.digest, file, fetched.size)
             .map_err(|e| e.to_string())?;
         Ok(fetched.size)

@@ -22,7 +22,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// The algorithm of a digest [`check_digest`] accepted.
+    /// The algorithm of a checked digest: sha512 for `sha512:…`, else sha256.
     pub fn of(digest: &str) -> Algorithm {
         match digest.starts_with("sha512:") {
             true => Algorithm::Sha512,

@@ -32,7 +32,7 @@ mod trust;
 pub use client::RegistryClient;
 pub use endpoint::plain_http_allowed;
 pub use error::{ResolveError, Target};
-pub use manifest::sha256_of;
+pub use manifest::{sha256_of, Algorithm, Hasher};
 pub use parallel::resolve_each;
 pub use settings::Settings;
 

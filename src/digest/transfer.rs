@@ -18,7 +18,7 @@ use super::manifest::{check_digest, Algorithm, ACCEPT};
 const PULL: &str = "pull";
 const PUSH: &str = "pull,push";
 
-impl copy::Registry for RegistryClient {
+impl copy::Source for RegistryClient {
     fn manifest(&self, image: &Reference) -> Result<Option<Manifest>, ResolveError> {
         let session = self.session(image, PULL);
         let url = session.url().to_string();
@@ -48,6 +48,30 @@ impl copy::Registry for RegistryClient {
         }))
     }
 
+    fn fetch_blob(
+        &self,
+        repo: &Reference,
+        digest: &str,
+        into: &Path,
+    ) -> Result<Fetched, ResolveError> {
+        let session = self.session(repo, PULL);
+        let url = blob_url(&session, repo, digest);
+        let save_to = SaveTo {
+            path: into,
+            algorithm: Algorithm::of(digest),
+        };
+        let reply = session.exchange(Method::Get, &url, None, Some(save_to))?;
+        match (reply.status, reply.saved) {
+            (200, Some(saved)) => Ok(Fetched {
+                size: saved.size,
+                digest: saved.digest,
+            }),
+            _ => Err(session.refusal_of_blob(reply.status, digest)),
+        }
+    }
+}
+
+impl copy::Destination for RegistryClient {
     fn manifest_digest(&self, image: &Reference) -> Result<Option<String>, ResolveError> {
         let session = self.session(image, PULL);
         let url = session.url().to_string();
@@ -55,7 +79,7 @@ impl copy::Registry for RegistryClient {
         match reply.status {
             200 => match sent_digest(&session, &reply)? {
                 Some(digest) => Ok(Some(digest)),
-                None => Ok(self.manifest(image)?.map(|m| m.digest)),
+                None => Ok(copy::Source::manifest(self, image)?.map(|m| m.digest)),
             },
             404 => Ok(None),
             // A registry that refuses the look before a push (no pull access yet) is asked
@@ -92,28 +116,6 @@ impl copy::Registry for RegistryClient {
         let reply = session.exchange(Method::Post, &url, None, None)?;
         // 202: the registry started an upload instead; it is left to expire.
         Ok(reply.status == 201)
-    }
-
-    fn fetch_blob(
-        &self,
-        repo: &Reference,
-        digest: &str,
-        into: &Path,
-    ) -> Result<Fetched, ResolveError> {
-        let session = self.session(repo, PULL);
-        let url = blob_url(&session, repo, digest);
-        let save_to = SaveTo {
-            path: into,
-            algorithm: Algorithm::of(digest),
-        };
-        let reply = session.exchange(Method::Get, &url, None, Some(save_to))?;
-        match (reply.status, reply.saved) {
-            (200, Some(saved)) => Ok(Fetched {
-                size: saved.size,
-                digest: saved.digest,
-            }),
-            _ => Err(session.refusal_of_blob(reply.status, digest)),
-        }
     }
 
     fn push_blob(

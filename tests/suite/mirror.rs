@@ -24,6 +24,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         mirror_copies_byte_for_byte_and_pins_what_it_copied,
         mirror_pushes_to_a_registry_with_token_auth,
         an_interrupted_copy_fails_whole_and_resumes,
+        a_bundle_carries_the_images_across_the_gap,
     ]
 }
 
@@ -309,5 +310,150 @@ fn an_interrupted_copy_fails_whole_and_resumes() -> Ran {
             (format!("{m}/copied/big:1"), digests["big:1"].clone()),
         ])
     );
+    Ok(())
+}
+
+fn a_bundle_carries_the_images_across_the_gap() -> Ran {
+    copy_tools()?;
+    let source = Registry::start(Auth::Open);
+    let digests = fill_source(&source);
+    let mirror = Registry::start(Auth::Open);
+    let (s, m) = (source.host.clone(), mirror.host.clone());
+    let dir = Scratch::new("mirror-bundle");
+    rules(&dir, &s, &format!("{m}/copied"));
+    let names = ["app:1", "multi:3", "big:1", "big-too:1"];
+    let images: Vec<String> = names.iter().map(|n| format!("{s}/{n}")).collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let input = workload(&refs);
+
+    // The connected side: into a layout, with the rules and the stream.
+    let out = run(
+        reimage(&dir),
+        &["--rules", "rules.yaml", "mirror", "--to", "oci:bundle"],
+        &input,
+    );
+    assert_ok("reimage mirror --to oci:bundle", &out);
+    assert!(!dir.path("images.lock.yaml").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path("bundle/reimage/stream.yaml")).unwrap(),
+        input
+    );
+    assert!(dir.path("bundle/reimage/rules.yaml").is_file());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("bundle/index.json")).unwrap()).unwrap();
+    let named: BTreeMap<String, String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let name = e["annotations"]["org.opencontainers.image.ref.name"].as_str();
+            (
+                name.unwrap().to_string(),
+                e["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = names
+        .iter()
+        .map(|n| (format!("{m}/copied/{n}"), digests[n].clone()))
+        .collect();
+    assert_eq!(named, expected);
+    // The shared layer is stored once.
+    let blobs = std::fs::read_dir(dir.path("bundle/blobs/sha256"))
+        .unwrap()
+        .count();
+    let big = std::fs::read_dir(dir.path("bundle/blobs/sha256"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().metadata().unwrap().len() == 5 << 20)
+        .count();
+    assert_eq!(big, 1, "{blobs} blobs");
+
+    // The layout is the standard one: the real skopeo reads it.
+    let other = Registry::start(Auth::Open);
+    let by_skopeo = skopeo(&dir)
+        .args([
+            "copy",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:bundle:{m}/copied/multi:3"))
+        .arg(format!("docker://{}/from-skopeo/multi:3", other.host))
+        .output()
+        .unwrap();
+    assert!(
+        by_skopeo.status.success(),
+        "skopeo: {}",
+        text(&by_skopeo.stderr)
+    );
+    assert_eq!(
+        fetch_manifest(&other.base(), "from-skopeo/multi", "3").map(|m| sha256(&m)),
+        Some(digests["multi:3"].clone())
+    );
+
+    // Across the gap as a tar file, and pushed on the other side, where the source is gone.
+    let tar = |args: &[&str]| {
+        let status = std::process::Command::new("tar")
+            .args(args)
+            .current_dir(&dir.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "tar {args:?}");
+    };
+    tar(&["-cf", "bundle.tar", "bundle"]);
+    std::fs::create_dir_all(dir.path("across")).unwrap();
+    tar(&["-xf", "bundle.tar", "-C", "across"]);
+    drop(source);
+    let out = run(
+        reimage(&dir),
+        &[
+            "mirror",
+            "--from",
+            "oci:across/bundle",
+            "-o",
+            "pushed.lock.yaml",
+        ],
+        "",
+    );
+    assert_ok("reimage mirror --from oci:across/bundle", &out);
+    assert_eq!(pins(&dir, "pushed.lock.yaml"), expected);
+    for name in names {
+        let (repo, tag) = name.split_once(':').unwrap();
+        let served = fetch_manifest(&mirror.base(), &format!("copied/{repo}"), tag).unwrap();
+        assert_eq!(sha256(&served), digests[name], "{name}");
+    }
+
+    // A blob that changed in transit stops the push of its image, and no lock is written.
+    let layer = std::fs::read_dir(dir.path("across/bundle/blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.metadata().unwrap().len() == 5 << 20)
+        .unwrap();
+    let mut bytes = std::fs::read(&layer).unwrap();
+    bytes[4096] ^= 1;
+    std::fs::write(&layer, bytes).unwrap();
+    let fresh = Registry::start(Auth::Open);
+    let moved = std::fs::read_to_string(dir.path("across/bundle/index.json"))
+        .unwrap()
+        .replace(&m, &fresh.host);
+    std::fs::write(dir.path("across/bundle/index.json"), moved).unwrap();
+    let out = run(
+        reimage(&dir),
+        &[
+            "mirror",
+            "--from",
+            "oci:across/bundle",
+            "-o",
+            "broken.lock.yaml",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let message = text(&out.stderr);
+    assert!(
+        message.contains("2 of 4 image(s) could not be copied") && message.contains("hash to"),
+        "{message}"
+    );
+    assert!(!dir.path("broken.lock.yaml").exists());
     Ok(())
 }
