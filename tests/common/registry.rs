@@ -137,6 +137,7 @@ pub struct Registry {
     pub host: String,
     /// The port it listens on, for the names other than 127.0.0.1 that reach it.
     pub port: u16,
+    /// Its standard output: the access log, one line per request it answered.
     pub log: PathBuf,
     /// `http`, or `https` when it serves TLS.
     scheme: &'static str,
@@ -180,7 +181,7 @@ impl Registry {
         let port = free_port();
         let auth = auth_config(&dir, &auth);
         let config = format!(
-            "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
+            "version: 0.1\nlog: {{level: warn}}\n\
              storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
              http: {{addr: '127.0.0.1:{port}', secret: reimage-test-secret{}}}\n{auth}",
             dir.path("data").display(),
@@ -211,6 +212,23 @@ impl Registry {
     /// `http://127.0.0.1:PORT`, or `https://…` for a TLS registry.
     pub fn base(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
+    }
+
+    /// The requests it has answered so far, from its access log: `(method, target, status)`,
+    /// the target as sent (path and query).
+    pub fn requests(&self) -> Vec<(String, String, u16)> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter_map(|line| {
+                // 127.0.0.1 - - [date] "POST /v2/… HTTP/1.1" 201 0 "" "agent"
+                let (_, rest) = line.split_once('"')?;
+                let (request, rest) = rest.split_once('"')?;
+                let mut request = request.split(' ');
+                let (method, target) = (request.next()?, request.next()?);
+                let status = rest.split_whitespace().next()?.parse().ok()?;
+                Some((method.to_string(), target.to_string(), status))
+            })
+            .collect()
     }
 }
 

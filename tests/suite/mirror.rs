@@ -146,6 +146,36 @@ fn mirror_copies_byte_for_byte_and_pins_what_it_copied() -> Ran {
     );
     assert!(!said.contains(password), "{said}");
 
+    // The mirror's own access log: the shared layer went up once and was mounted once.
+    let shared = sha256(&noise(5 << 20, 7));
+    let requests = mirror.requests();
+    let uploads: Vec<_> = requests
+        .iter()
+        .filter(|(method, target, status)| {
+            method == "PUT" && *status == 201 && target.ends_with(&format!("digest={shared}"))
+        })
+        .collect();
+    let mounts: Vec<_> = requests
+        .iter()
+        .filter(|(method, target, status)| {
+            method == "POST" && *status == 201 && target.contains(&format!("mount={shared}"))
+        })
+        .collect();
+    assert_eq!(
+        uploads.len(),
+        1,
+        "one upload of the shared layer: {requests:#?}"
+    );
+    assert_eq!(
+        mounts.len(),
+        1,
+        "one mount of the shared layer: {requests:#?}"
+    );
+    assert!(
+        mounts[0].1.contains("&from=copied/big"),
+        "mounted from the repository it went up to: {mounts:?}"
+    );
+
     // The lock pins what the source serves, under the final references.
     let expected: BTreeMap<String, String> = names
         .iter()
