@@ -145,21 +145,49 @@ pub struct MirrorArgs {
     pub dry_run: bool,
     /// Copy into an OCI image layout instead of the registries, to carry across an air gap:
     /// every image under its final reference, with the rules and the rendered stream; no lock
-    /// is written (the `--from` side writes it).
-    #[arg(long, value_name = "oci:DIR", value_parser = layout_dir, conflicts_with = "from")]
-    pub to: Option<PathBuf>,
-    /// Push the images of an OCI image layout `--to` wrote to their final references, and
-    /// write the lock from them; standard input is not read.
-    #[arg(long, value_name = "oci:DIR", value_parser = layout_dir, conflicts_with = "dry_run")]
-    pub from: Option<PathBuf>,
+    /// is written (the `--from` side writes it). `oci:DIR` is a directory, `oci-archive:FILE`
+    /// one tar file; an existing bundle keeps its images and gains the new ones.
+    #[arg(long, value_name = "oci:DIR|oci-archive:FILE", value_parser = Bundle::parse, conflicts_with = "from")]
+    pub to: Option<Bundle>,
+    /// Push the images of a bundle `--to` wrote to their final references, and write the lock
+    /// from them; standard input is not read.
+    #[arg(long, value_name = "oci:DIR|oci-archive:FILE", value_parser = Bundle::parse, conflicts_with = "dry_run")]
+    pub from: Option<Bundle>,
 }
 
-/// The directory of `oci:DIR`.
-fn layout_dir(text: &str) -> Result<PathBuf, String> {
-    match text.strip_prefix("oci:") {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ if text.starts_with("oci-archive:") => Err("`oci-archive:` is not supported; write a directory with `oci:DIR` and archive it with tar".into()),
-        _ => Err(format!("`{text}` is not `oci:DIR`")),
+/// A bundle of images on disk: an OCI image layout, as a directory or as one tar file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bundle {
+    /// `oci:DIR`.
+    Directory(PathBuf),
+    /// `oci-archive:FILE`.
+    Archive(PathBuf),
+}
+
+impl Bundle {
+    fn parse(text: &str) -> Result<Bundle, String> {
+        let path = |rest: &str| match rest.is_empty() {
+            true => Err(format!("`{text}` names no path")),
+            false => Ok(PathBuf::from(rest)),
+        };
+        if let Some(rest) = text.strip_prefix("oci-archive:") {
+            return path(rest).map(Bundle::Archive);
+        }
+        if let Some(rest) = text.strip_prefix("oci:") {
+            return path(rest).map(Bundle::Directory);
+        }
+        Err(format!(
+            "`{text}` is neither `oci:DIR` (a directory) nor `oci-archive:FILE` (a tar file)"
+        ))
+    }
+}
+
+impl std::fmt::Display for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bundle::Directory(dir) => write!(f, "oci:{}", dir.display()),
+            Bundle::Archive(file) => write!(f, "oci-archive:{}", file.display()),
+        }
     }
 }
 

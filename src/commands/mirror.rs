@@ -7,11 +7,13 @@
 //!
 //! Across an air gap, `--to oci:DIR` copies into an OCI image layout instead (with the rules
 //! and the stream beside the images), and `--from oci:DIR` pushes a layout's images to the
-//! final references they are named by and writes the lock from them.
+//! final references they are named by and writes the lock from them. `oci-archive:FILE` is
+//! the same layout as one tar file, unpacked into a scratch directory beside it while used.
 
 use std::path::{Path, PathBuf};
 
-use reimage::copy::layout::Layout;
+use reimage::copy::archive;
+use reimage::copy::layout::{Layout, LayoutError};
 use reimage::copy::{self, Destination, Outcome, Pair, Source};
 use reimage::digest::{self, RegistryClient};
 use reimage::error::Error;
@@ -21,14 +23,14 @@ use reimage::reference::Reference;
 
 use super::pins::wanted;
 use super::Session;
-use crate::cli::MirrorArgs;
+use crate::cli::{Bundle, MirrorArgs};
 
 /// Where the bundle keeps what it was made from.
 const BUNDLE_FILES: &str = "reimage";
 
 pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
-    if let Some(dir) = &args.from {
-        return from_bundle(session, args, dir);
+    if let Some(bundle) = &args.from {
+        return from_bundle(session, args, bundle);
     }
     let settings = session.settings;
     let input = session.read_input()?;
@@ -44,11 +46,13 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
         });
     }
     let client = RegistryClient::new(&settings.network)?;
-    if let Some(dir) = &args.to {
-        let layout = Layout::create(dir).map_err(copy::CopyError::from)?;
+    if let Some(bundle) = &args.to {
+        let place = Place::new(bundle, true)?;
+        let name = bundle.to_string();
+        let layout = Layout::create(&place.dir, &name).map_err(copy::CopyError::from)?;
         let outcome = copy_with(session, &client, &layout, &pairs)?;
         layout.finish().map_err(copy::CopyError::from)?;
-        let files = dir.join(BUNDLE_FILES);
+        let files = place.dir.join(BUNDLE_FILES);
         let write = |name: &str, bytes: &[u8]| {
             let path = files.join(name);
             std::fs::create_dir_all(&files)
@@ -63,12 +67,11 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
             })?;
             write("rules.yaml", &text)?;
         }
+        place.close()?;
         session.summary(format!(
-            "{}; wrote the bundle {} ({} image(s)); carry it across and run `reimage mirror --from oci:{}`",
+            "{}; wrote the bundle {name} ({} image(s)); carry it across and run `reimage mirror --from {name}`",
             outcome.summary(),
-            dir.display(),
             layout.refs().len(),
-            dir.display()
         ));
         return Ok(());
     }
@@ -95,14 +98,15 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
     write_lock(session, args, &lock, &outcome, explain)
 }
 
-/// `--from oci:DIR`: every image of the layout to the reference it is named by.
-fn from_bundle(session: &mut Session<'_>, args: &MirrorArgs, dir: &Path) -> Result<(), Error> {
-    let layout = Layout::open(dir).map_err(copy::CopyError::from)?;
+/// `--from`: every image of the bundle to the reference it is named by.
+fn from_bundle(session: &mut Session<'_>, args: &MirrorArgs, bundle: &Bundle) -> Result<(), Error> {
+    let place = Place::new(bundle, false)?;
+    let layout = Layout::open(&place.dir, &bundle.to_string()).map_err(copy::CopyError::from)?;
     let mut pairs = Vec::new();
     for name in layout.refs() {
         let reference = Reference::parse(&name).map_err(|e| {
-            copy::CopyError::from(copy::layout::LayoutError {
-                dir: dir.to_path_buf(),
+            copy::CopyError::from(LayoutError {
+                bundle: bundle.to_string(),
                 problem: format!(
                     "index.json names an image `{name}`, which is not a reference: {e}"
                 ),
@@ -118,6 +122,55 @@ fn from_bundle(session: &mut Session<'_>, args: &MirrorArgs, dir: &Path) -> Resu
     let mut lock = Lock::default();
     let explain = pinned(&pairs, &outcome, &mut lock);
     write_lock(session, args, &lock, &outcome, explain)
+}
+
+/// Where a bundle's layout is while it is used: its directory, or for an archive a scratch
+/// directory beside the file (so a large bundle needs no room in the temporary directory)
+/// that the archive is unpacked into and, for `--to`, packed from again.
+struct Place {
+    dir: PathBuf,
+    archive: Option<(PathBuf, tempfile::TempDir)>,
+}
+
+impl Place {
+    /// `writing`: for `--to`, where a missing archive is a new, empty bundle.
+    fn new(bundle: &Bundle, writing: bool) -> Result<Place, Error> {
+        let file = match bundle {
+            Bundle::Directory(dir) => {
+                return Ok(Place {
+                    dir: dir.clone(),
+                    archive: None,
+                })
+            }
+            Bundle::Archive(file) => file,
+        };
+        let parent = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let scratch = tempfile::Builder::new()
+            .prefix(".reimage-bundle-")
+            .tempdir_in(parent)
+            .map_err(|cause| Error::WriteFile {
+                path: parent.to_path_buf(),
+                cause,
+            })?;
+        if !writing || file.exists() {
+            archive::unpack(file, scratch.path()).map_err(copy::CopyError::from)?;
+        }
+        Ok(Place {
+            dir: scratch.path().to_path_buf(),
+            archive: Some((file.clone(), scratch)),
+        })
+    }
+
+    /// Packs an archive from what is now in the directory; a directory is already written.
+    fn close(self) -> Result<(), Error> {
+        if let Some((file, scratch)) = &self.archive {
+            archive::pack(scratch.path(), file).map_err(copy::CopyError::from)?;
+        }
+        Ok(())
+    }
 }
 
 fn copy_with(

@@ -24,6 +24,9 @@ const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 #[derive(Debug)]
 pub struct Layout {
     dir: PathBuf,
+    /// How messages name the bundle: `oci:DIR`, or `oci-archive:FILE` for an archive unpacked
+    /// into `dir`.
+    name: String,
     /// `index.json`'s entries by ref name.
     entries: Mutex<BTreeMap<String, Entry>>,
 }
@@ -47,20 +50,22 @@ struct Index {
     manifests: Vec<Entry>,
 }
 
-/// A layout that cannot be read or written.
+/// A bundle that cannot be read or written.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{}: {problem}", .dir.display())]
+#[error("{bundle}: {problem}")]
 pub struct LayoutError {
-    pub dir: PathBuf,
+    /// `oci:DIR` or `oci-archive:FILE`.
+    pub bundle: String,
     pub problem: String,
 }
 
 impl Layout {
-    /// The layout in `dir`, created (with its parents) when it does not exist; the entries of
-    /// an existing `index.json` are kept, so a bundle can be filled in several runs.
-    pub fn create(dir: &Path) -> Result<Layout, LayoutError> {
+    /// The layout in `dir`, named `name` in messages, created (with its parents) when it does
+    /// not exist; the entries of an existing `index.json` are kept, so a bundle can be filled
+    /// in several runs.
+    pub fn create(dir: &Path, name: &str) -> Result<Layout, LayoutError> {
         let fail = |problem: String| LayoutError {
-            dir: dir.to_path_buf(),
+            bundle: name.to_string(),
             problem,
         };
         std::fs::create_dir_all(dir.join("blobs"))
@@ -71,27 +76,34 @@ impl Layout {
         )
         .map_err(|e| fail(format!("cannot write oci-layout: {e}")))?;
         let entries = match dir.join("index.json").exists() {
-            true => read_index(dir)?,
+            true => read_index(dir, name)?,
             false => BTreeMap::new(),
         };
         Ok(Layout {
             dir: dir.to_path_buf(),
+            name: name.to_string(),
             entries: Mutex::new(entries),
         })
     }
 
-    /// The existing layout in `dir`.
-    pub fn open(dir: &Path) -> Result<Layout, LayoutError> {
+    /// The existing layout in `dir`, named `name` in messages.
+    pub fn open(dir: &Path, name: &str) -> Result<Layout, LayoutError> {
         if !dir.join("oci-layout").is_file() {
             return Err(LayoutError {
-                dir: dir.to_path_buf(),
-                problem: "no OCI image layout here (no `oci-layout` file); give the directory `reimage mirror --to oci:DIR` wrote".into(),
+                bundle: name.to_string(),
+                problem: "no OCI image layout here (no `oci-layout` file); give the bundle `reimage mirror --to` wrote".into(),
             });
         }
         Ok(Layout {
             dir: dir.to_path_buf(),
-            entries: Mutex::new(read_index(dir)?),
+            name: name.to_string(),
+            entries: Mutex::new(read_index(dir, name)?),
         })
+    }
+
+    /// How messages name it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The ref names of its images, sorted.
@@ -112,7 +124,7 @@ impl Layout {
             manifests: lock(&self.entries).values().cloned().collect(),
         };
         let fail = |e: std::io::Error| LayoutError {
-            dir: self.dir.clone(),
+            bundle: self.name.clone(),
             problem: format!("cannot write index.json: {e}"),
         };
         let mut text = serde_json::to_vec_pretty(&index).unwrap_or_default();
@@ -133,7 +145,7 @@ impl Layout {
         ResolveError::Local {
             target: Box::new(Target {
                 image: image.as_str().to_string(),
-                registry: format!("oci:{}", self.dir.display()),
+                registry: self.name.clone(),
                 repository: image.repository().into_owned(),
                 tag: image
                     .digest()
@@ -181,9 +193,9 @@ enum Content<'a> {
     File(&'a Path),
 }
 
-fn read_index(dir: &Path) -> Result<BTreeMap<String, Entry>, LayoutError> {
+fn read_index(dir: &Path, name: &str) -> Result<BTreeMap<String, Entry>, LayoutError> {
     let fail = |problem: String| LayoutError {
-        dir: dir.to_path_buf(),
+        bundle: name.to_string(),
         problem,
     };
     let text = std::fs::read(dir.join("index.json"))

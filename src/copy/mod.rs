@@ -6,7 +6,8 @@
 //!
 //! Where images come from is a [`Source`] and where they go a [`Destination`]: the digest
 //! layer's registry client is both (see `digest::transfer`), and so is an OCI image layout
-//! ([`layout`]), for carrying images across an air gap. Between them, [`copy_all`] copies a
+//! ([`layout`], as a directory or unpacked from a tar file by [`archive`]), for carrying
+//! images across an air gap. Between them, [`copy_all`] copies a
 //! bounded number of images at a time:
 //!
 //! - an image whose destination already serves the source's digest is skipped whole, and a
@@ -23,6 +24,7 @@
 //!
 //! Failures are per image; all of them are listed together.
 
+pub mod archive;
 mod content;
 pub mod layout;
 

@@ -421,31 +421,72 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
         Some(digests["multi:3"].clone())
     );
 
-    // Across the gap as a tar file, and pushed on the other side, where the source is gone.
-    let tar = |args: &[&str]| {
-        let status = std::process::Command::new("tar")
-            .args(args)
-            .current_dir(&dir.0)
-            .status()
-            .unwrap();
-        assert!(status.success(), "tar {args:?}");
-    };
-    tar(&["-cf", "bundle.tar", "bundle"]);
-    std::fs::create_dir_all(dir.path("across")).unwrap();
-    tar(&["-xf", "bundle.tar", "-C", "across"]);
+    // As one tar file: the same layout at its root, the same bytes every time, and read by
+    // the real skopeo too.
+    let archive_out = run(
+        reimage(&dir),
+        &[
+            "--rules",
+            "rules.yaml",
+            "mirror",
+            "--to",
+            "oci-archive:bundle.tar",
+        ],
+        &input,
+    );
+    assert_ok("reimage mirror --to oci-archive:bundle.tar", &archive_out);
+    assert!(
+        text(&archive_out.stderr).contains("run `reimage mirror --from oci-archive:bundle.tar`"),
+        "{}",
+        text(&archive_out.stderr)
+    );
+    let packed = std::fs::read(dir.path("bundle.tar")).unwrap();
+    let again = run(
+        reimage(&dir),
+        &[
+            "--rules",
+            "rules.yaml",
+            "mirror",
+            "--to",
+            "oci-archive:bundle.tar",
+        ],
+        &input,
+    );
+    assert_ok("reimage mirror --to oci-archive:bundle.tar, again", &again);
+    assert!(
+        std::fs::read(dir.path("bundle.tar")).unwrap() == packed,
+        "not deterministic"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".reimage"))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch left behind: {leftovers:?}");
+    // (skopeo looks only at the OCI-typed entries of a layout's index.json, so not at
+    // `app:1`, which is kept as the Docker v2 manifest its registry serves.)
+    let raw = skopeo(&dir)
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:bundle.tar:{m}/copied/big:1"))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "skopeo: {}", text(&raw.stderr));
+    assert_eq!(sha256(&raw.stdout), digests["big:1"]);
+
+    // Pushed on the other side, where the source is gone.
     drop(source);
     let out = run(
         reimage(&dir),
         &[
             "mirror",
             "--from",
-            "oci:across/bundle",
+            "oci-archive:bundle.tar",
             "-o",
             "pushed.lock.yaml",
         ],
         "",
     );
-    assert_ok("reimage mirror --from oci:across/bundle", &out);
+    assert_ok("reimage mirror --from oci-archive:bundle.tar", &out);
     assert_eq!(pins(&dir, "pushed.lock.yaml"), expected);
     for name in names {
         let (repo, tag) = name.split_once(':').unwrap();
@@ -453,8 +494,22 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
         assert_eq!(sha256(&served), digests[name], "{name}");
     }
 
+    // The archive is a plain tar: unpacked by tar, it is the layout, which --from reads too.
+    std::fs::create_dir_all(dir.path("across")).unwrap();
+    let status = std::process::Command::new("tar")
+        .args(["-xf", "bundle.tar", "-C", "across"])
+        .current_dir(&dir.0)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar -xf");
+    assert!(dir.path("across/oci-layout").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.path("across/reimage/stream.yaml")).unwrap(),
+        input
+    );
+
     // A blob that changed in transit stops the push of its image, and no lock is written.
-    let layer = std::fs::read_dir(dir.path("across/bundle/blobs/sha256"))
+    let layer = std::fs::read_dir(dir.path("across/blobs/sha256"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.metadata().unwrap().len() == 5 << 20)
@@ -463,19 +518,13 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
     bytes[4096] ^= 1;
     std::fs::write(&layer, bytes).unwrap();
     let fresh = Registry::start(Auth::Open);
-    let moved = std::fs::read_to_string(dir.path("across/bundle/index.json"))
+    let moved = std::fs::read_to_string(dir.path("across/index.json"))
         .unwrap()
         .replace(&m, &fresh.host);
-    std::fs::write(dir.path("across/bundle/index.json"), moved).unwrap();
+    std::fs::write(dir.path("across/index.json"), moved).unwrap();
     let out = run(
         reimage(&dir),
-        &[
-            "mirror",
-            "--from",
-            "oci:across/bundle",
-            "-o",
-            "broken.lock.yaml",
-        ],
+        &["mirror", "--from", "oci:across", "-o", "broken.lock.yaml"],
         "",
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
