@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reimage::copy::Platform;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -153,6 +154,12 @@ pub struct MirrorArgs {
     /// from them; standard input is not read.
     #[arg(long, value_name = "oci:DIR|oci-archive:FILE", value_parser = Bundle::parse, conflicts_with = "dry_run")]
     pub from: Option<Bundle>,
+    /// Of a multi-platform image, copy only this platform (os/architecture[/variant];
+    /// repeatable). The tag then gets what the copy made — the one platform's manifest, or an
+    /// index of the platforms kept — and the lock pins that, saying so; an index whose
+    /// platforms are all asked for is copied as it is.
+    #[arg(long = "platform", value_name = "OS/ARCH", value_parser = Platform::parse)]
+    pub platforms: Vec<Platform>,
 }
 
 /// A bundle of images on disk: an OCI image layout, as a directory or as one tar file.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use reimage::copy::archive;
 use reimage::copy::layout::{Layout, LayoutError};
-use reimage::copy::{self, Destination, Outcome, Pair, Source};
+use reimage::copy::{self, Destination, Outcome, Pair, Platform, Source};
 use reimage::digest::{self, RegistryClient};
 use reimage::error::Error;
 use reimage::inventory;
@@ -50,7 +50,7 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
         let place = Place::new(bundle, true)?;
         let name = bundle.to_string();
         let layout = Layout::create(&place.dir, &name).map_err(copy::CopyError::from)?;
-        let outcome = copy_with(session, &client, &layout, &pairs)?;
+        let outcome = copy_with(session, &client, &layout, &pairs, &args.platforms)?;
         layout.finish().map_err(copy::CopyError::from)?;
         let files = place.dir.join(BUNDLE_FILES);
         let write = |name: &str, bytes: &[u8]| {
@@ -75,7 +75,7 @@ pub fn run(session: &mut Session<'_>, args: &MirrorArgs) -> Result<(), Error> {
         ));
         return Ok(());
     }
-    let outcome = copy_with(session, &client, &client, &pairs)?;
+    let outcome = copy_with(session, &client, &client, &pairs, &args.platforms)?;
     let mut lock = Lock::default();
     let mut explain = pinned(&pairs, &outcome, &mut lock);
     // The render's other images (already where the rules want them): their digests as the
@@ -118,7 +118,7 @@ fn from_bundle(session: &mut Session<'_>, args: &MirrorArgs, bundle: &Bundle) ->
         });
     }
     let client = RegistryClient::new(&session.settings.network)?;
-    let outcome = copy_with(session, &layout, &client, &pairs)?;
+    let outcome = copy_with(session, &layout, &client, &pairs, &args.platforms)?;
     let mut lock = Lock::default();
     let explain = pinned(&pairs, &outcome, &mut lock);
     write_lock(session, args, &lock, &outcome, explain)
@@ -178,6 +178,7 @@ fn copy_with(
     source: &dyn Source,
     destination: &dyn Destination,
     pairs: &[Pair],
+    platforms: &[Platform],
 ) -> Result<Outcome, Error> {
     let scratch = tempfile::Builder::new()
         .prefix("reimage-mirror-")
@@ -197,6 +198,7 @@ fn copy_with(
         source,
         destination,
         pairs,
+        platforms,
         parallel,
         scratch.path(),
         &progress,
@@ -209,8 +211,12 @@ fn pinned(pairs: &[Pair], outcome: &Outcome, lock: &mut Lock) -> Vec<String> {
     for (pair, copied) in pairs.iter().zip(&outcome.copied) {
         if pair.destination.digest().is_none() {
             lock.insert(&pair.destination, copied.digest.clone());
+            let made = match &copied.subset {
+                Some(subset) => format!("; made by the copy: {subset}"),
+                None => String::new(),
+            };
             explain.push(format!(
-                "lock: {} → {} (copied from `{}`)",
+                "lock: {} → {} (copied from `{}`{made})",
                 lock::key(&pair.destination),
                 copied.digest,
                 pair.source

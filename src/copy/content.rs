@@ -1,7 +1,10 @@
 //! What a manifest points at: the platform manifests of an index (or Docker manifest list),
 //! or the config and layer blobs of an image manifest. Only the `mediaType`, `manifests`,
-//! `config` and `layers` members are read; the bytes are never rewritten, so the copy keeps
-//! the digest the source serves.
+//! `config`, `layers` and `platform` members are read; the bytes are never rewritten, so the
+//! copy keeps the digest the source serves — except for [`Manifest::only`], which makes the
+//! smaller index a `--platform` subset asks for.
+
+use std::fmt;
 
 use serde::Deserialize;
 
@@ -27,6 +30,64 @@ pub struct Descriptor {
     pub digest: String,
     pub size: u64,
     pub media_type: String,
+    /// The platform an index gives its entry.
+    pub platform: Option<Platform>,
+}
+
+/// An image platform: `os/architecture[/variant]`, as `--platform` takes it and an index
+/// entry's `platform` member holds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// `linux/amd64`, `linux/arm64/v8`.
+    pub fn parse(text: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let valid = |part: &&str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        match parts.as_slice() {
+            [os, architecture, rest @ ..] if rest.len() <= 1 && parts.iter().all(valid) => {
+                Ok(Platform {
+                    os: os.to_string(),
+                    architecture: architecture.to_string(),
+                    variant: rest.first().map(|v| v.to_string()),
+                })
+            }
+            _ => Err(format!(
+                "`{text}` is not a platform; write os/architecture[/variant], as linux/amd64 or linux/arm64/v8"
+            )),
+        }
+    }
+
+    /// Whether an index entry for `entry` is what this asks for: the same os and
+    /// architecture, and the same variant when this names one.
+    pub fn matches(&self, entry: &Platform) -> bool {
+        self.os == entry.os
+            && self.architecture == entry.architecture
+            && self
+                .variant
+                .as_ref()
+                .is_none_or(|v| entry.variant.as_ref() == Some(v))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(variant) => write!(f, "/{variant}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a manifest holds.
@@ -55,6 +116,8 @@ struct RawDescriptor {
     size: u64,
     #[serde(default)]
     media_type: String,
+    #[serde(default)]
+    platform: Option<Platform>,
 }
 
 impl From<RawDescriptor> for Descriptor {
@@ -63,6 +126,7 @@ impl From<RawDescriptor> for Descriptor {
             digest: raw.digest,
             size: raw.size,
             media_type: raw.media_type,
+            platform: raw.platform,
         }
     }
 }
@@ -94,6 +158,32 @@ impl Manifest {
                 .map(Into::into),
         );
         Ok(Content::Image(blobs))
+    }
+
+    /// This index with only the entries at `keep` (positions in `manifests`), every other
+    /// member as it was: new bytes, so a new digest (sha256). The output is compact JSON
+    /// with the members of each object in name order, so the same index and positions give
+    /// the same bytes on every run.
+    pub fn only(&self, keep: &[usize]) -> Result<Manifest, String> {
+        let mut index: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&self.bytes)
+                .map_err(|e| format!("the index is not a JSON object: {e}"))?;
+        let Some(serde_json::Value::Array(entries)) = index.get_mut("manifests") else {
+            return Err("the index has no `manifests` list".into());
+        };
+        let kept: Vec<serde_json::Value> = entries
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| keep.contains(n))
+            .map(|(_, entry)| entry.clone())
+            .collect();
+        *entries = kept;
+        let bytes = serde_json::to_vec(&index).map_err(|e| e.to_string())?;
+        Ok(Manifest {
+            media_type: self.media_type.clone(),
+            digest: crate::digest::sha256_of(&bytes),
+            bytes,
+        })
     }
 }
 
@@ -131,5 +221,61 @@ mod tests {
         assert_eq!(digests, ["sha256:c", "sha256:l"]);
         assert!(manifest("x", "{}").content().is_err());
         assert!(manifest("x", "not json").content().is_err());
+    }
+
+    #[test]
+    fn platforms_parse_and_match() {
+        let amd64 = Platform::parse("linux/amd64").unwrap();
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let v8 = Platform::parse("linux/arm64/v8").unwrap();
+        assert_eq!(v8.to_string(), "linux/arm64/v8");
+        assert!(arm64.matches(&v8), "no variant asked: any variant");
+        assert!(v8.matches(&v8) && !v8.matches(&arm64));
+        assert!(!amd64.matches(&arm64));
+        for bad in [
+            "linux",
+            "linux/",
+            "/amd64",
+            "linux/arm/v7/x",
+            "linux/amd 64",
+            "",
+        ] {
+            assert!(Platform::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_subset_of_an_index_keeps_everything_else_and_the_same_bytes_each_time() {
+        let index = manifest(
+            "application/vnd.oci.image.index.v1+json",
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
+              {"digest":"sha256:a","size":1,"platform":{"os":"linux","architecture":"amd64"}},
+              {"digest":"sha256:b","size":2,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+              {"digest":"sha256:c","size":3,"platform":{"os":"linux","architecture":"s390x"}}],
+              "annotations":{"org.example":"kept"}}"#,
+        );
+        let made = index.only(&[0, 2]).unwrap();
+        assert_eq!(made, index.only(&[0, 2]).unwrap());
+        assert_eq!(made.digest, crate::digest::sha256_of(&made.bytes));
+        assert_eq!(made.media_type, index.media_type);
+        let Content::Index(children) = made.content().unwrap() else {
+            panic!("not an index")
+        };
+        let digests: Vec<&str> = children.iter().map(|c| c.digest.as_str()).collect();
+        assert_eq!(digests, ["sha256:a", "sha256:c"]);
+        assert_eq!(
+            children[1]
+                .platform
+                .as_ref()
+                .map(Platform::to_string)
+                .as_deref(),
+            Some("linux/s390x")
+        );
+        let text = String::from_utf8(made.bytes).unwrap();
+        assert!(
+            text.contains(r#""annotations":{"org.example":"kept"}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""schemaVersion":2"#), "{text}");
     }
 }

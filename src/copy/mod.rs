@@ -29,12 +29,13 @@ mod content;
 pub mod layout;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use content::{Content, Descriptor, Manifest};
+pub use content::{Content, Descriptor, Manifest, Platform};
 
 use crate::digest::ResolveError;
 use crate::reference::Reference;
@@ -106,6 +107,10 @@ pub struct Copied {
     /// The digest of the top manifest (the index of a multi-platform image), the same on
     /// both ends.
     pub digest: String,
+    /// Set when `--platform` kept only some platforms of the source's index: the top
+    /// manifest is then one the copy made (that platform's manifest, or a smaller index), not
+    /// the one the source serves under the tag.
+    pub subset: Option<Subset>,
     /// The destination already served it: nothing was sent.
     pub already_there: bool,
     pub manifests: usize,
@@ -114,6 +119,30 @@ pub struct Copied {
     pub blobs_mounted: usize,
     pub blobs_skipped: usize,
     pub bytes_skipped: u64,
+}
+
+/// Which platforms of which index a copy kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subset {
+    pub platforms: Vec<Platform>,
+    /// The digest of the source's index.
+    pub index: String,
+}
+
+impl fmt::Display for Subset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let platforms: Vec<String> = self.platforms.iter().map(Platform::to_string).collect();
+        let what = match self.platforms.len() {
+            1 => "its manifest",
+            _ => "an index of those alone",
+        };
+        write!(
+            f,
+            "{} of the index `{}`: {what}",
+            platforms.join(", "),
+            self.index
+        )
+    }
 }
 
 /// The copy of every image.
@@ -140,7 +169,10 @@ impl Outcome {
             sum(|c| c.blobs_skipped as u64),
             megabytes(sum(|c| c.bytes_skipped)),
             self.elapsed.as_secs_f64()
-        )
+        ) + &match c.iter().filter(|c| c.subset.is_some()).count() {
+            0 => String::new(),
+            n => format!("; {n} index(es) cut to the platforms asked for"),
+        }
     }
 }
 
@@ -181,6 +213,8 @@ fn list(failures: &[CopyError]) -> String {
 struct Shared<'r> {
     source: &'r dyn Source,
     destination: &'r dyn Destination,
+    /// `--platform`: the platforms of an index to copy; empty for all of them.
+    platforms: &'r [Platform],
     scratch: PathBuf,
     /// `(registry, digest)` → a repository of that registry known to hold the blob.
     placed: Mutex<HashMap<(String, String), Reference>>,
@@ -189,12 +223,14 @@ struct Shared<'r> {
 }
 
 /// Copies every pair, `parallel` at a time, with blobs staged in `scratch` (a directory
-/// that exists); `progress` gets one line per image. Returns what each copy did, in order,
-/// or every failure.
+/// that exists); of an index, only the entries for `platforms` when it names any (a copy
+/// of every platform keeps the index as it is). `progress` gets one line per image. Returns
+/// what each copy did, in order, or every failure.
 pub fn copy_all(
     source: &dyn Source,
     destination: &dyn Destination,
     pairs: &[Pair],
+    platforms: &[Platform],
     parallel: usize,
     scratch: &Path,
     progress: &(dyn Fn(&str) + Sync),
@@ -203,6 +239,7 @@ pub fn copy_all(
     let shared = Shared {
         source,
         destination,
+        platforms,
         scratch: scratch.to_path_buf(),
         placed: Mutex::new(HashMap::new()),
         files: AtomicUsize::new(0),
@@ -267,7 +304,9 @@ impl Shared<'_> {
                 )));
             }
         }
+        let (top, subset) = self.select(pair, top).map_err(fail)?;
         copied.digest = top.digest.clone();
+        copied.subset = subset;
         let there = self
             .destination
             .manifest_digest(&pair.destination)
@@ -287,8 +326,12 @@ impl Shared<'_> {
             .map_err(|e| fail(e.to_string()))?;
         check_pushed(pushed, &top).map_err(fail)?;
         copied.manifests += 1;
+        let subset = match &copied.subset {
+            Some(subset) => format!("; {subset}"),
+            None => String::new(),
+        };
         (self.progress)(&format!(
-            "[{number}/{total}] copied {} → {} ({} manifest(s), {} blob(s) {}, {} mounted, {} skipped) in {:.1} s",
+            "[{number}/{total}] copied {} → {} ({} manifest(s), {} blob(s) {}, {} mounted, {} skipped{subset}) in {:.1} s",
             pair.source,
             pair.destination,
             copied.manifests,
@@ -299,6 +342,87 @@ impl Shared<'_> {
             started.elapsed().as_secs_f64()
         ));
         Ok(copied)
+    }
+
+    /// The manifest to copy for `top`: itself, unless it is an index and `--platform` keeps
+    /// only some of its entries; then the one platform manifest kept (fetched and checked),
+    /// or an index of those kept.
+    fn select(&self, pair: &Pair, top: Manifest) -> Result<(Manifest, Option<Subset>), String> {
+        if self.platforms.is_empty() {
+            return Ok((top, None));
+        }
+        let Content::Index(children) = top.content()? else {
+            return Ok((top, None));
+        };
+        let wanted = |child: &Descriptor| {
+            child
+                .platform
+                .as_ref()
+                .is_some_and(|p| self.platforms.iter().any(|want| want.matches(p)))
+        };
+        let kept: Vec<(usize, &Descriptor)> = children
+            .iter()
+            .enumerate()
+            .filter(|(_, child)| wanted(child))
+            .collect();
+        let keep: Vec<usize> = kept.iter().map(|(n, _)| *n).collect();
+        if keep.len() == children.len() {
+            return Ok((top, None));
+        }
+        if keep.is_empty() {
+            let listed: Vec<String> = children
+                .iter()
+                .filter_map(|c| c.platform.as_ref().map(Platform::to_string))
+                .collect();
+            let asked: Vec<String> = self.platforms.iter().map(Platform::to_string).collect();
+            return Err(format!(
+                "its index lists none of the platforms asked for ({}); it has {}",
+                asked.join(", "),
+                match listed.is_empty() {
+                    true => "no platforms".to_string(),
+                    false => listed.join(", "),
+                }
+            ));
+        }
+        let made = match kept.as_slice() {
+            [(_, child)] => {
+                let source = by_digest(&pair.source, &child.digest)?;
+                let manifest = self
+                    .source
+                    .manifest(&source)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!(
+                            "the source does not have its platform manifest `{}`",
+                            child.digest
+                        )
+                    })?;
+                if manifest.digest != child.digest {
+                    return Err(format!(
+                        "the platform manifest `{}` the index lists hashes to `{}` as served",
+                        child.digest, manifest.digest
+                    ));
+                }
+                manifest
+            }
+            _ => top.only(&keep)?,
+        };
+        if let Some(pinned) = pair.destination.digest() {
+            if pinned != made.digest {
+                return Err(format!(
+                    "its final reference is pinned to `{pinned}`, but the platforms asked for make `{}`; copy every platform, or pin what the subset makes",
+                    made.digest
+                ));
+            }
+        }
+        let subset = Subset {
+            platforms: kept
+                .iter()
+                .filter_map(|(_, child)| child.platform.clone())
+                .collect(),
+            index: top.digest,
+        };
+        Ok((made, Some(subset)))
     }
 
     /// Everything `manifest` points at, before the manifest itself is pushed: the platform

@@ -25,6 +25,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         mirror_pushes_to_a_registry_with_token_auth,
         an_interrupted_copy_fails_whole_and_resumes,
         a_bundle_carries_the_images_across_the_gap,
+        mirror_copies_only_the_platforms_asked_for,
     ]
 }
 
@@ -534,5 +535,127 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
         "{message}"
     );
     assert!(!dir.path("broken.lock.yaml").exists());
+    Ok(())
+}
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// An OCI index of three platforms in `repo:tag`: its digest, and each platform's manifest
+/// digest.
+fn three_platforms(
+    push: &Pusher<'_>,
+    base: &str,
+    repo: &str,
+    tag: &str,
+) -> (String, Vec<(String, String)>) {
+    let mut platforms = Vec::new();
+    let mut entries = Vec::new();
+    for (n, arch) in ["amd64", "arm64", "s390x"].into_iter().enumerate() {
+        let digest = image_with_layer(push, repo, &format!("{arch}-only"), &noise(4096, n as u64));
+        let manifest = fetch_manifest(base, repo, &digest).unwrap();
+        entries.push(format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{digest}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+            manifest.len()
+        ));
+        platforms.push((format!("linux/{arch}"), digest));
+    }
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        entries.join(",")
+    );
+    let digest = push.manifest(repo, tag, OCI_INDEX, index.as_bytes());
+    (digest, platforms)
+}
+
+fn mirror_copies_only_the_platforms_asked_for() -> Ran {
+    copy_tools()?;
+    let source = Registry::start(Auth::Open);
+    let mirror = Registry::start(Auth::Open);
+    let push = Pusher::new(source.base(), Box::new(|_| None));
+    let (index, platforms) = three_platforms(&push, &source.base(), "tri", "1");
+    let (s, m) = (source.host.clone(), mirror.host.clone());
+    let dir = Scratch::new("mirror-platforms");
+    let input = workload(&[&format!("{s}/tri:1")]);
+    let copy = |to: &str, asked: &[&str]| {
+        rules(&dir, &s, &format!("{m}/{to}"));
+        let mut args = vec!["--rules", "rules.yaml", "mirror", "-o", "lock.yaml"];
+        for platform in asked {
+            args.extend(["--platform", platform]);
+        }
+        run(reimage(&dir), &args, &input)
+    };
+    let at_mirror = |path: &str, reference: &str| fetch_manifest(&mirror.base(), path, reference);
+
+    // One platform: the tag gets that platform's manifest, and the lock pins it, saying so.
+    let out = copy("one", &["linux/arm64"]);
+    assert_ok("mirror --platform linux/arm64", &out);
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("linux/arm64 of the index `{index}`: its manifest"))
+            && said.contains("1 index(es) cut to the platforms asked for"),
+        "{said}"
+    );
+    let arm64 = &platforms[1].1;
+    assert_eq!(
+        pins(&dir, "lock.yaml"),
+        BTreeMap::from([(format!("{m}/one/tri:1"), arm64.clone())])
+    );
+    assert_eq!(
+        at_mirror("one/tri", "1").map(|b| sha256(&b)).as_ref(),
+        Some(arm64)
+    );
+    assert!(
+        at_mirror("one/tri", &platforms[0].1).is_none(),
+        "amd64 was not asked for"
+    );
+
+    // Two: an index of those two, the same bytes on a second run, which copies nothing.
+    let out = copy("two", &["linux/amd64", "linux/s390x"]);
+    assert_ok("mirror --platform linux/amd64 --platform linux/s390x", &out);
+    let served = at_mirror("two/tri", "1").unwrap();
+    let made: serde_json::Value = serde_json::from_slice(&served).unwrap();
+    let kept: Vec<&str> = made["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, [platforms[0].1.as_str(), platforms[2].1.as_str()]);
+    assert_eq!(
+        pins(&dir, "lock.yaml")[&format!("{m}/two/tri:1")],
+        sha256(&served)
+    );
+    let again = copy("two", &["linux/amd64", "linux/s390x"]);
+    assert_ok("the same subset again", &again);
+    assert!(
+        text(&again.stderr).contains("(1 already there)"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert!(
+        at_mirror("two/tri", &platforms[1].1).is_none(),
+        "arm64 was not asked for"
+    );
+
+    // Every platform: the index as the source serves it.
+    let out = copy("all", &["linux/amd64", "linux/arm64", "linux/s390x"]);
+    assert_ok("mirror with every platform", &out);
+    assert!(
+        !text(&out.stderr).contains("cut to the platforms"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(pins(&dir, "lock.yaml")[&format!("{m}/all/tri:1")], index);
+
+    // None: the image fails, naming what the index has, and no lock is written.
+    std::fs::remove_file(dir.path("lock.yaml")).unwrap();
+    let out = copy("none", &["windows/amd64"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let message = text(&out.stderr);
+    assert!(
+        message.contains("lists none of the platforms asked for (windows/amd64); it has linux/amd64, linux/arm64, linux/s390x"),
+        "{message}"
+    );
+    assert!(!dir.path("lock.yaml").exists());
     Ok(())
 }
