@@ -31,6 +31,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v strace >/dev/null || missing+=(strace)
 # The copy-list test copies between two registries with the real skopeo.
 command -v skopeo >/dev/null || missing+=(skopeo)
+command -v script >/dev/null || missing+=(bsdutils) # a pseudo-terminal for the progress bar test
 # The Helm 4 tests (tests/suite/helm.rs) run Helm's own Go code from a Python wheel, in a
 # virtualenv: Python 3 and its venv module (Debian keeps ensurepip in python3-venv).
 command -v python3 >/dev/null || missing+=(python3)

@@ -187,12 +187,8 @@ fn copy_with(
             path: std::env::temp_dir(),
             cause,
         })?;
-    let quiet = session.settings.quiet;
-    let progress = |line: &str| {
-        if !quiet {
-            eprintln!("reimage: {line}");
-        }
-    };
+    let shown = Progress::new(session.settings.quiet, pairs.len());
+    let progress = |line: &str| shown.line(line);
     let parallel = session.settings.network.parallel;
     Ok(copy::copy_all(
         source,
@@ -203,6 +199,67 @@ fn copy_with(
         scratch.path(),
         &progress,
     )?)
+}
+
+/// Progress on standard error: a line per image, and on a terminal a bar below the lines,
+/// redrawn as images finish and cleared at the end.
+struct Progress {
+    quiet: bool,
+    bar: bool,
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    /// The width of the bar, in characters.
+    const WIDTH: usize = 30;
+
+    fn new(quiet: bool, total: usize) -> Progress {
+        use std::io::IsTerminal as _;
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        Progress {
+            quiet,
+            bar: !quiet && !dumb && std::io::stderr().is_terminal(),
+            total,
+            done: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// One image finished: its line, and the bar again.
+    fn line(&self, line: &str) {
+        use std::io::Write as _;
+        if self.quiet {
+            return;
+        }
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let mut err = std::io::stderr().lock();
+        if !self.bar {
+            let _ = writeln!(err, "reimage: {line}");
+            return;
+        }
+        let filled = (done * Self::WIDTH)
+            .checked_div(self.total)
+            .unwrap_or(Self::WIDTH);
+        let _ = write!(
+            err,
+            "\r\x1b[Kreimage: {line}\n[{}{}] {done}/{} image(s), {:.1} s",
+            "#".repeat(filled.min(Self::WIDTH)),
+            ".".repeat(Self::WIDTH.saturating_sub(filled)),
+            self.total,
+            self.started.elapsed().as_secs_f64()
+        );
+        let _ = err.flush();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.bar && self.done.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            eprint!("\r\x1b[K");
+        }
+    }
 }
 
 /// The copied digests of the pairs pushed by tag, into `lock`; a line for each.

@@ -56,8 +56,9 @@ pub fn tools_available() -> bool {
     registry_tools().is_ok()
 }
 
-/// The copy tool of the copy-list tests, besides [`TOOLS`].
-const COPY_TOOLS: [(&str, &str); 1] = [("skopeo", "skopeo")];
+/// The copy tool of the copy-list and mirror tests, besides [`TOOLS`], and `script` for the
+/// pseudo-terminal a progress bar is drawn on.
+const COPY_TOOLS: [(&str, &str); 2] = [("skopeo", "skopeo"), ("script", "bsdutils")];
 
 /// [`registry_tools`], and `skopeo` too: for the tests that copy between registries.
 pub fn copy_tools() -> Ran {

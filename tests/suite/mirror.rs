@@ -647,6 +647,29 @@ fn mirror_copies_only_the_platforms_asked_for() -> Ran {
     );
     assert_eq!(pins(&dir, "lock.yaml")[&format!("{m}/all/tri:1")], index);
 
+    // On a terminal (the pseudo-terminal `script` gives it), a bar below the lines, cleared
+    // at the end; elsewhere, as above, plain lines only.
+    assert!(!said.contains('\r') && !said.contains('\x1b'), "{said}");
+    rules(&dir, &s, &format!("{m}/tty"));
+    std::fs::write(dir.path("input.yaml"), &input).unwrap();
+    let program = reimage(&dir).get_program().to_string_lossy().into_owned();
+    let on_tty = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{program} --rules rules.yaml mirror -o tty.lock.yaml < input.yaml"),
+            "/dev/null",
+        ])
+        .current_dir(&dir.0)
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let shown = text(&on_tty.stdout);
+    assert!(on_tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("] 1/1 image(s), ") && shown.contains("\r\x1b[Kreimage: copied 1 image(s)"),
+        "{shown:?}"
+    );
+
     // None: the image fails, naming what the index has, and no lock is written.
     std::fs::remove_file(dir.path("lock.yaml")).unwrap();
     let out = copy("none", &["windows/amd64"]);
