@@ -50,14 +50,24 @@ pub enum Method {
         content_type: String,
         body: Payload,
     },
+    /// PATCH of one chunk of a blob upload: `Content-Range: first-last` (bytes of the blob,
+    /// inclusive) over `application/octet-stream`.
+    Patch {
+        body: Payload,
+    },
 }
 
-/// What a PUT sends: bytes in memory (a manifest), or a file streamed from disk (a blob),
-/// read again from its start on every retry.
+/// What a PUT or PATCH sends: bytes in memory (a manifest, or nothing), or `size` bytes of a
+/// file from `offset` on, streamed from disk (a blob or a chunk of one) and read again on
+/// every retry.
 #[derive(Debug, Clone)]
 pub enum Payload {
     Bytes(std::sync::Arc<Vec<u8>>),
-    File { path: PathBuf, size: u64 },
+    File {
+        path: PathBuf,
+        offset: u64,
+        size: u64,
+    },
 }
 
 /// Where a GET's body goes instead of memory: streamed into `path` (created or truncated on
@@ -256,16 +266,18 @@ impl Http {
             Method::Put { content_type, body } => {
                 let put = prepare(agent.put(request.url), request, &setup)
                     .content_type(content_type.as_str());
-                match body {
-                    Payload::Bytes(bytes) => put.send(bytes.as_slice()),
-                    Payload::File { path, size } => {
-                        let file = std::fs::File::open(path).map_err(|e| {
-                            self.local(target, format!("cannot read {}: {e}", path.display()))
-                        })?;
-                        put.header("Content-Length", size.to_string())
-                            .send(ureq::SendBody::from_owned_reader(file))
-                    }
-                }
+                self.send_payload(put, body, target)?
+            }
+            Method::Patch { body } => {
+                let (first, size) = match body {
+                    Payload::Bytes(bytes) => (0, bytes.len() as u64),
+                    Payload::File { offset, size, .. } => (*offset, *size),
+                };
+                let range = format!("{first}-{}", (first + size).saturating_sub(1));
+                let patch = prepare(agent.patch(request.url), request, &setup)
+                    .content_type("application/octet-stream")
+                    .header("Content-Range", range);
+                self.send_payload(patch, body, target)?
             }
         };
         let mut response = result.map_err(|e| self.failure(e, target, &via))?;
@@ -296,6 +308,29 @@ impl Http {
             headers,
             body,
             saved,
+        })
+    }
+
+    /// Sends a PUT's or PATCH's body: the bytes, or the file's range streamed from disk.
+    fn send_payload(
+        &self,
+        builder: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        body: &Payload,
+        target: &Target,
+    ) -> Result<Result<ureq::http::Response<ureq::Body>, ureq::Error>, ResolveError> {
+        use std::io::{Read as _, Seek as _};
+        Ok(match body {
+            Payload::Bytes(bytes) => builder.send(bytes.as_slice()),
+            Payload::File { path, offset, size } => {
+                let read = |e: std::io::Error| {
+                    self.local(target, format!("cannot read {}: {e}", path.display()))
+                };
+                let mut file = std::fs::File::open(path).map_err(read)?;
+                file.seek(std::io::SeekFrom::Start(*offset)).map_err(read)?;
+                builder
+                    .header("Content-Length", size.to_string())
+                    .send(ureq::SendBody::from_owned_reader(file.take(*size)))
+            }
         })
     }
 

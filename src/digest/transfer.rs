@@ -1,7 +1,8 @@
 //! The registry client as the [`copy::Registry`] of `reimage mirror`: the distribution API's
 //! manifest GET, HEAD and PUT, blob HEAD and GET (streamed to a file), cross-repository
-//! mounts, and monolithic uploads (POST for an upload URL, then one PUT of the whole blob,
-//! streamed from its file). Logins, retries, redirects, proxies and TLS are the client's, as
+//! mounts, and uploads: monolithic (POST for an upload URL, then one PUT of the whole blob,
+//! streamed from its file), or chunked (PATCH requests of consecutive ranges, then a PUT
+//! that closes the upload) when the monolithic PUT is refused as too large. Logins, retries, redirects, proxies and TLS are the client's, as
 //! for digest lookups; the destination asks for `pull,push` access.
 
 use std::path::Path;
@@ -126,28 +127,21 @@ impl copy::Destination for RegistryClient {
         size: u64,
     ) -> Result<(), ResolveError> {
         let session = self.session(repo, PUSH);
-        let start = format!(
-            "{}/v2/{}/blobs/uploads/",
-            session.endpoint.base(),
-            repo.repository()
-        );
-        let reply = session.exchange(Method::Post, &start, None, None)?;
-        let location = match (reply.status, reply.header("location")) {
-            (202, Some(location)) => follow(&start, location),
-            _ => return Err(session.refusal(&reply)),
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{separator}digest={digest}");
+        let (location, _) = start_upload(&session, repo)?;
         let put = Method::Put {
             content_type: "application/octet-stream".into(),
             body: Payload::File {
                 path: file.to_path_buf(),
+                offset: 0,
                 size,
             },
         };
-        let reply = session.exchange(put, &url, None, None)?;
+        let reply = session.exchange(put, &with_digest(&location, digest), None, None)?;
         match reply.status {
             201 => Ok(()),
+            // Too large for one request (a proxy in front of the registry, most often): the
+            // blob goes up again, in chunks.
+            413 => push_chunked(&session, repo, digest, file, size),
             _ => Err(session.refusal(&reply)),
         }
     }
@@ -169,6 +163,81 @@ impl copy::Destination for RegistryClient {
             _ => Err(session.refusal(&reply)),
         }
     }
+}
+
+/// The first chunk of a chunked upload; halved after each `413`, down to [`SMALLEST_CHUNK`].
+const FIRST_CHUNK: u64 = 16 << 20;
+const SMALLEST_CHUNK: u64 = 64 << 10;
+
+/// Starts an upload: its URL, and the smallest chunk the registry takes
+/// (`OCI-Chunk-Min-Length`), if it says.
+fn start_upload(session: &Session<'_>, repo: &Reference) -> Result<(String, u64), ResolveError> {
+    let start = format!(
+        "{}/v2/{}/blobs/uploads/",
+        session.endpoint.base(),
+        repo.repository()
+    );
+    let reply = session.exchange(Method::Post, &start, None, None)?;
+    let smallest = reply
+        .header("oci-chunk-min-length")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    match (reply.status, reply.header("location")) {
+        (202, Some(location)) => Ok((follow(&start, location), smallest)),
+        _ => Err(session.refusal(&reply)),
+    }
+}
+
+/// A fresh upload sent as PATCH requests of consecutive ranges of the file, each to the
+/// location the previous answer gave, then closed by a PUT with the digest and no body. A
+/// chunk refused as too large (`413`, nothing taken) is sent again at half the size.
+fn push_chunked(
+    session: &Session<'_>,
+    repo: &Reference,
+    digest: &str,
+    file: &Path,
+    size: u64,
+) -> Result<(), ResolveError> {
+    let (mut location, smallest) = start_upload(session, repo)?;
+    // The whole blob was too large: start below it.
+    let mut chunk = FIRST_CHUNK
+        .min((size / 2).max(SMALLEST_CHUNK))
+        .max(smallest);
+    let mut offset = 0;
+    while offset < size {
+        let length = chunk.min(size - offset);
+        let patch = Method::Patch {
+            body: Payload::File {
+                path: file.to_path_buf(),
+                offset,
+                size: length,
+            },
+        };
+        let reply = session.exchange(patch, &location, None, None)?;
+        match (reply.status, reply.header("location")) {
+            (202, Some(next)) => {
+                location = follow(&location, next);
+                offset += length;
+            }
+            (413, _) if chunk / 2 >= SMALLEST_CHUNK.max(smallest) => chunk /= 2,
+            _ => return Err(session.refusal(&reply)),
+        }
+    }
+    let close = Method::Put {
+        content_type: "application/octet-stream".into(),
+        body: Payload::Bytes(Arc::new(Vec::new())),
+    };
+    let reply = session.exchange(close, &with_digest(&location, digest), None, None)?;
+    match reply.status {
+        201 => Ok(()),
+        _ => Err(session.refusal(&reply)),
+    }
+}
+
+/// An upload URL with `digest=…` added to its query.
+fn with_digest(location: &str, digest: &str) -> String {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{separator}digest={digest}")
 }
 
 fn blob_url(session: &Session<'_>, repo: &Reference, digest: &str) -> String {

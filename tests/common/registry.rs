@@ -581,7 +581,14 @@ pub enum ProxyMode {
     /// The first blob answer longer than [`CUT_AFTER`] bytes is cut there: the connection
     /// closes in the middle of the body. Everything else passes.
     CutLargeBlobOnce,
+    /// A request body longer than [`BODY_LIMIT`] bytes is read and answered `413 Payload Too
+    /// Large`, as a proxy with a body limit in front of a registry does; smaller bodies are
+    /// forwarded with their request.
+    RefuseLargeBodies,
 }
+
+/// Where [`ProxyMode::RefuseLargeBodies`] draws the line.
+pub const BODY_LIMIT: usize = 1 << 20;
 
 /// A registry stand-in on its own port that forwards to a real registry, one connection at
 /// a time, each closed after one answer.
@@ -608,6 +615,21 @@ impl StubProxy {
                 seen.push((method, Instant::now()));
                 seen.len() == 1
             };
+            if mode == ProxyMode::RefuseLargeBodies {
+                let length: usize = header(&head, "content-length")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                if client.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let reply = match length > BODY_LIMIT {
+                    true => b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                    false => forward_with_body(&upstream, &head, &body),
+                };
+                let _ = client.write_all(&reply);
+                return;
+            }
             let mut reply = stub_answer(mode, first, &upstream, &head);
             let blob = head.starts_with("GET ") && head.contains("/blobs/sha");
             if mode == ProxyMode::CutLargeBlobOnce && !cut && blob && body(&reply).len() > CUT_AFTER
@@ -630,7 +652,9 @@ fn stub_answer(mode: ProxyMode, first: bool, upstream: &str, head: &str) -> Vec<
     let is_head = head.starts_with("HEAD ");
     match mode {
         ProxyMode::TooManyOnce if first => b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-        ProxyMode::TooManyOnce | ProxyMode::CutLargeBlobOnce => forward(upstream, head),
+        ProxyMode::TooManyOnce | ProxyMode::CutLargeBlobOnce | ProxyMode::RefuseLargeBodies => {
+            forward(upstream, head)
+        }
         ProxyMode::StripDigest => set_digest(&forward(upstream, head), None),
         ProxyMode::Sha512OnGet | ProxyMode::WrongSha512OnGet if is_head => {
             set_digest(&forward(upstream, head), None)
@@ -657,6 +681,11 @@ fn with_sha512(answer: &[u8], extra: &[u8]) -> Vec<u8> {
 
 /// Sends the request upstream with `Connection: close` and returns the whole answer.
 fn forward(upstream: &str, head: &str) -> Vec<u8> {
+    forward_with_body(upstream, head, b"")
+}
+
+/// [`forward`] of a request with a body.
+fn forward_with_body(upstream: &str, head: &str, body: &[u8]) -> Vec<u8> {
     let mut lines: Vec<&str> = head
         .split("\r\n")
         .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
@@ -665,6 +694,7 @@ fn forward(upstream: &str, head: &str) -> Vec<u8> {
     let request = format!("{}\r\n\r\n", lines.join("\r\n"));
     let mut up = TcpStream::connect(upstream).unwrap();
     up.write_all(request.as_bytes()).unwrap();
+    up.write_all(body).unwrap();
     let mut answer = Vec::new();
     let _ = up.read_to_end(&mut answer);
     answer

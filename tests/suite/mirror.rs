@@ -26,6 +26,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         an_interrupted_copy_fails_whole_and_resumes,
         a_bundle_carries_the_images_across_the_gap,
         mirror_copies_only_the_platforms_asked_for,
+        a_registry_that_refuses_large_bodies_gets_chunks,
     ]
 }
 
@@ -680,5 +681,45 @@ fn mirror_copies_only_the_platforms_asked_for() -> Ran {
         "{message}"
     );
     assert!(!dir.path("lock.yaml").exists());
+    Ok(())
+}
+
+fn a_registry_that_refuses_large_bodies_gets_chunks() -> Ran {
+    copy_tools()?;
+    let source = Registry::start(Auth::Open);
+    let mirror = Registry::start(Auth::Open);
+    let limited = StubProxy::start(&mirror.host, ProxyMode::RefuseLargeBodies);
+    let push = Pusher::new(source.base(), Box::new(|_| None));
+    let layer = noise(5 << 20, 11);
+    let digest = image_with_layer(&push, "big", "1", &layer);
+    let dir = Scratch::new("mirror-chunks");
+    rules(&dir, &source.host, &format!("{}/copied", limited.host));
+    let input = workload(&[&format!("{}/big:1", source.host)]);
+    let out = run(reimage(&dir), &["--rules", "rules.yaml", "mirror"], &input);
+    assert_ok("reimage mirror through a proxy that limits bodies", &out);
+    assert_eq!(
+        pins(&dir, "images.lock.yaml"),
+        BTreeMap::from([(format!("{}/copied/big:1", limited.host), digest.clone())])
+    );
+
+    // The whole layer was refused once, then went up in chunks under the limit, each taken,
+    // and the upload was closed with its digest.
+    let shared = sha256(&layer);
+    let requests = mirror.requests();
+    let patches = requests
+        .iter()
+        .filter(|(method, _, status)| method == "PATCH" && *status == 202)
+        .count();
+    assert!(patches >= 5, "{patches} chunks: {requests:#?}");
+    assert!(
+        requests
+            .iter()
+            .any(|(method, target, status)| method == "PUT"
+                && *status == 201
+                && target.ends_with(&format!("digest={shared}"))),
+        "{requests:#?}"
+    );
+    let served = fetch_manifest(&mirror.base(), "copied/big", "1").unwrap();
+    assert_eq!(sha256(&served), digest);
     Ok(())
 }
