@@ -7,7 +7,7 @@
 # destination) and warm (everything there already). Prints a Markdown table; with
 # `--update FILE` it replaces the table between the copy-bench markers in FILE.
 #
-#   scripts/bench-copy.sh [--update BENCHMARKS.md]      (IMAGES=4 LAYERS=3 MB=16 by default)
+#   scripts/bench-copy.sh [--update BENCHMARKS.md]   (IMAGES=4 LAYERS=3 MB=16 RUNS=5 by default)
 #
 # Needs docker-registry, skopeo, python3 (bash scripts/setup.sh installs them).
 set -euo pipefail
@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--update" ]]; then update="$2"; fi
 images=${IMAGES:-4}
 layers=${LAYERS:-3}
 mb=${MB:-16}
+runs=${RUNS:-5}
 
 work=$(mktemp -d)
 cleanup() { # start_registry runs in a subshell, so the pids are kept in a file
@@ -95,35 +96,47 @@ spec:
 "
 done
 printf '%s' "$stream" >"$work/stream.yaml"
-printf 'version: 1\nregistries: [{from: "%s", to: "%s"}]\n' "$source" "$to_reimage" >"$work/rules.yaml"
-
 total_mb=$((images * layers * mb))
 now() { date +%s.%N; }
-seconds() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
-copy_skopeo() {
-  local registry=$1
+# Each run copies into new repositories (run$k/…), so it starts cold for both tools; the two
+# take turns going first.
+copy_skopeo() { # run
   for i in $(seq 0 $((images - 1))); do
     skopeo copy --insecure-policy --quiet --all --preserve-digests \
       --src-tls-verify=false --dest-tls-verify=false \
-      "docker://$source/bench/img$i:1" "docker://$registry/bench/img$i:1" &
+      "docker://$source/bench/img$i:1" "docker://$to_skopeo/run$1/bench/img$i:1" &
   done
   wait
 }
-copy_reimage() {
+copy_reimage() { # run
+  printf 'version: 1\nregistries: [{from: "%s", to: "%s/run%s"}]\n' "$source" "$to_reimage" "$1" >"$work/rules.yaml"
   (cd "$work" && "$reimage" --quiet --rules rules.yaml mirror -o lock.yaml <stream.yaml)
 }
-
-t0=$(now); copy_skopeo "$to_skopeo"; t1=$(now); copy_skopeo "$to_skopeo"; t2=$(now)
-r0=$(now); copy_reimage; r1=$(now); copy_reimage; r2=$(now)
-s_cold=$(seconds "$t0" "$t1"); s_warm=$(seconds "$t1" "$t2")
-r_cold=$(seconds "$r0" "$r1"); r_warm=$(seconds "$r1" "$r2")
-rate() { python3 -c "print(f'{$total_mb / $1:.0f}')"; }
+timed() { # command run -> appends "cold warm" seconds to $work/$command.times
+  local a b c
+  a=$(now); "$1" "$2"; b=$(now); "$1" "$2"; c=$(now)
+  python3 -c "print(f'{$b - $a:.3f} {$c - $b:.3f}')" >>"$work/$1.times"
+}
+for k in $(seq "$runs"); do
+  if ((k % 2)); then timed copy_skopeo "$k"; timed copy_reimage "$k"
+  else timed copy_reimage "$k"; timed copy_skopeo "$k"; fi
+done
+median() { # file column -> the median, and the range
+  python3 - "$1" "$2" <<'EOF2'
+import statistics, sys
+values = sorted(float(line.split()[int(sys.argv[2])]) for line in open(sys.argv[1]))
+print(f"{statistics.median(values):.2f} ({values[0]:.2f}–{values[-1]:.2f})")
+EOF2
+}
+s_cold=$(median "$work/copy_skopeo.times" 0); s_warm=$(median "$work/copy_skopeo.times" 1)
+r_cold=$(median "$work/copy_reimage.times" 0); r_warm=$(median "$work/copy_reimage.times" 1)
+rate() { python3 -c "print(f'{$total_mb / ${1%% *}:.0f}')"; }
 
 skopeo_version=$(skopeo --version | awk '{print $3}')
-table="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; reimage at $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), skopeo $skopeo_version; $images images of $layers layers of $mb MB ($total_mb MB), between three docker-registry instances on 127.0.0.1 (filesystem storage); skopeo runs one process per image, all at once; reimage one process, --parallel 8.
+table="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; reimage at $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), skopeo $skopeo_version; $images images of $layers layers of $mb MB ($total_mb MB), between three docker-registry instances on 127.0.0.1 (filesystem storage); skopeo runs one process per image, all at once; reimage one process, --parallel 8; median (and range) of $runs runs.
 
-| tool | cold s | cold MB/s | warm s (all there) |
+| tool | cold s | cold MB/s (median) | warm s (all there) |
 |---|---:|---:|---:|
 | skopeo copy --all --preserve-digests | $s_cold | $(rate "$s_cold") | $s_warm |
 | reimage mirror | $r_cold | $(rate "$r_cold") | $r_warm |"
