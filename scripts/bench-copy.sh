@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Copy throughput: `reimage mirror` against `skopeo copy --all --preserve-digests`, the same
-# images between local registries in the same run. Starts three Debian `docker-registry`
-# instances on 127.0.0.1 (a source and one fresh destination per tool), fills the source with
+# images between local registries in the same run. Starts Debian `docker-registry` instances
+# on 127.0.0.1 (a source, and per run one fresh destination per tool), fills the source with
 # IMAGES images of LAYERS incompressible layers of MB megabytes each (built as an OCI layout
 # and pushed with skopeo), then times each tool copying all of them, cold (empty
-# destination) and warm (everything there already). Prints a Markdown table; with
-# `--update FILE` it replaces the table between the copy-bench markers in FILE.
+# destination) and warm (everything there already), RUNS times, for the median and the
+# range. Prints a Markdown table; with `--update FILE` it replaces the table between the
+# copy-bench markers in FILE.
 #
 #   scripts/bench-copy.sh [--update BENCHMARKS.md]   (IMAGES=4 LAYERS=3 MB=16 RUNS=5 by default)
 #
@@ -54,8 +55,6 @@ cargo build --release --locked --bin reimage >/dev/null 2>&1
 reimage=${CARGO_TARGET_DIR:-$PWD/target}/release/reimage
 
 source=$(start_registry source)
-to_skopeo=$(start_registry skopeo)
-to_reimage=$(start_registry reimage)
 
 # The images, as an OCI layout written by python (random layers, so nothing compresses or
 # deduplicates), pushed to the source with skopeo.
@@ -99,8 +98,9 @@ printf '%s' "$stream" >"$work/stream.yaml"
 total_mb=$((images * layers * mb))
 now() { date +%s.%N; }
 
-# Each run copies into new repositories (run$k/…), so it starts cold for both tools; the two
-# take turns going first.
+# Each run copies into two new registries, so it starts cold for both tools (skopeo's blob
+# cache, which remembers where it saw blobs and mounts them, knows nothing of a new
+# registry); the two take turns going first.
 copy_skopeo() { # run
   for i in $(seq 0 $((images - 1))); do
     skopeo copy --insecure-policy --quiet --all --preserve-digests \
@@ -119,6 +119,8 @@ timed() { # command run -> appends "cold warm" seconds to $work/$command.times
   python3 -c "print(f'{$b - $a:.3f} {$c - $b:.3f}')" >>"$work/$1.times"
 }
 for k in $(seq "$runs"); do
+  to_skopeo=$(start_registry "skopeo$k")
+  to_reimage=$(start_registry "reimage$k")
   if ((k % 2)); then timed copy_skopeo "$k"; timed copy_reimage "$k"
   else timed copy_reimage "$k"; timed copy_skopeo "$k"; fi
 done
@@ -134,7 +136,7 @@ r_cold=$(median "$work/copy_reimage.times" 0); r_warm=$(median "$work/copy_reima
 rate() { python3 -c "print(f'{$total_mb / ${1%% *}:.0f}')"; }
 
 skopeo_version=$(skopeo --version | awk '{print $3}')
-table="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; reimage at $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), skopeo $skopeo_version; $images images of $layers layers of $mb MB ($total_mb MB), between three docker-registry instances on 127.0.0.1 (filesystem storage); skopeo runs one process per image, all at once; reimage one process, --parallel 8; median (and range) of $runs runs.
+table="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores; reimage at $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), skopeo $skopeo_version; $images images of $layers layers of $mb MB ($total_mb MB), from one docker-registry instance to a fresh one per tool and run, all on 127.0.0.1 (filesystem storage); skopeo runs one process per image, all at once; reimage one process, --parallel 8; median (and range) of $runs runs.
 
 | tool | cold s | cold MB/s (median) | warm s (all there) |
 |---|---:|---:|---:|
