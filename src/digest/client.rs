@@ -85,15 +85,31 @@ impl RegistryClient {
     /// A session on `image`'s repository for `actions` (`pull`, or `pull,push`), with the
     /// whole time of one image before it.
     pub(super) fn session(&self, image: &Reference, actions: &str) -> Session<'_> {
+        self.session_also_pulling(image, actions, None)
+    }
+
+    /// [`RegistryClient::session`], whose token also lets it pull from the repository `also`
+    /// of the same registry (a blob mount's source): one token for both scopes, as the
+    /// registry checks both on the one request.
+    pub(super) fn session_also_pulling(
+        &self,
+        image: &Reference,
+        actions: &str,
+        also: Option<&Reference>,
+    ) -> Session<'_> {
         let endpoint = Endpoint::new(image, &self.insecure, |host| {
             self.http.tls_configured_for(host)
         });
         let repository = image.repository().into_owned();
+        let mut scope = format!("repository:{repository}:{actions}");
+        if let Some(also) = also.filter(|a| a.repository() != image.repository()) {
+            scope.push_str(&format!(" repository:{}:pull", also.repository()));
+        }
         Session {
             client: self,
             url: endpoint.manifest_url(&repository, tag_or_digest(image)),
             target: endpoint.target(image),
-            scope: format!("repository:{repository}:{actions}"),
+            scope,
             endpoint,
             deadline: Instant::now() + self.http.total(),
         }
@@ -106,6 +122,7 @@ pub(super) struct Session<'c> {
     pub(super) endpoint: Endpoint,
     pub(super) target: Target,
     url: String,
+    /// The token scopes it asks for, separated by spaces.
     scope: String,
     deadline: Instant,
 }

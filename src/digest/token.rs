@@ -17,6 +17,7 @@ use super::login::Credential;
 pub struct TokenRequest<'a> {
     pub realm: &'a str,
     pub service: Option<&'a str>,
+    /// One scope, or several separated by spaces.
     pub scope: &'a str,
     pub credential: Option<&'a Credential>,
     /// Hosts allowed to see credentials over plain http.
@@ -58,12 +59,16 @@ pub fn fetch(
 /// How to ask: a refresh-token POST for an identity token, else a GET with the parameters
 /// in the query and Basic credentials if there are any.
 fn shape(ask: &TokenRequest<'_>) -> (Method, String, Option<String>) {
-    let mut params = vec![("scope", ask.scope)];
+    // Several scopes: one `scope` parameter each in a query, one space-separated list in an
+    // OAuth2 form (the distribution token specification's two forms).
+    let mut params: Vec<(&str, &str)> = ask.scope.split(' ').map(|s| ("scope", s)).collect();
     if let Some(service) = ask.service {
         params.push(("service", service));
     }
     match ask.credential {
         Some(Credential::IdentityToken(token)) => {
+            params.retain(|(key, _)| *key != "scope");
+            params.insert(0, ("scope", ask.scope));
             params.extend([("grant_type", "refresh_token"), ("client_id", "reimage")]);
             params.push(("refresh_token", token));
             (Method::PostForm(form(&params)), ask.realm.to_string(), None)
@@ -169,6 +174,35 @@ mod tests {
         );
         assert!(with_query("https://t/x?a=b", &params).starts_with("https://t/x?a=b&scope="));
         assert_eq!(basic_header("alice", "secret"), "Basic YWxpY2U6c2VjcmV0");
+    }
+
+    #[test]
+    fn several_scopes_are_several_parameters_in_a_query_and_one_list_in_a_form() {
+        let basic = Credential::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let identity = Credential::IdentityToken("t".into());
+        let ask = |credential| TokenRequest {
+            realm: "https://t.example/x",
+            service: None,
+            scope: "repository:a:pull,push repository:b:pull",
+            credential,
+            insecure: &[],
+        };
+        let (_, url, _) = shape(&ask(Some(&basic)));
+        assert_eq!(
+            url,
+            "https://t.example/x?scope=repository%3Aa%3Apull%2Cpush&scope=repository%3Ab%3Apull"
+        );
+        let (method, _, _) = shape(&ask(Some(&identity)));
+        match method {
+            Method::PostForm(body) => assert!(
+                body.starts_with("scope=repository%3Aa%3Apull%2Cpush%20repository%3Ab%3Apull&"),
+                "{body}"
+            ),
+            _ => panic!("not a POST"),
+        }
     }
 
     #[test]

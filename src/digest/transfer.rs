@@ -107,7 +107,7 @@ impl copy::Destination for RegistryClient {
         digest: &str,
         from: &Reference,
     ) -> Result<bool, ResolveError> {
-        let session = self.session(repo, PUSH);
+        let session = self.session_also_pulling(repo, PUSH, Some(from));
         let url = format!(
             "{}/v2/{}/blobs/uploads/?mount={digest}&from={}",
             session.endpoint.base(),

@@ -410,7 +410,7 @@ impl TokenService {
             key: self.key.clone(),
             cert_der: self.cert_der.clone(),
         }
-        .mint(scope)
+        .mint(&[scope.to_string()])
     }
 }
 
@@ -428,7 +428,7 @@ fn serve_tokens(
             .is_none_or(|l| header(&head, "authorization") == Some(l.as_str()));
         let reply = if authorized {
             issued.fetch_add(1, Ordering::SeqCst);
-            let token = minter.mint(&query_param(&head, "scope").unwrap_or_default());
+            let token = minter.mint(&query_params(&head, "scope"));
             respond(
                 200,
                 &format!("{{\"token\":\"{token}\",\"expires_in\":600}}"),
@@ -447,23 +447,30 @@ struct Minter {
 }
 
 impl Minter {
-    fn mint(&self, scope: &str) -> String {
+    /// A token granting every scope asked for (`type:name:actions` each).
+    fn mint(&self, scopes: &[String]) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let mut parts = scope.splitn(3, ':');
-        let (kind, name, actions) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+        let access: Vec<serde_json::Value> = scopes
+            .iter()
+            .map(|scope| {
+                let mut parts = scope.splitn(3, ':');
+                let (kind, name, actions) = (
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                    parts.next().unwrap_or(""),
+                );
+                let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+                serde_json::json!({"type": kind, "name": name, "actions": actions})
+            })
+            .collect();
         let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [self.cert_der]});
         let claims = serde_json::json!({
             "iss": ISSUER, "sub": "reimage-test-user", "aud": SERVICE,
             "exp": now + 600, "nbf": now - 30, "iat": now - 30, "jti": format!("{now}-{}", rand_u32()),
-            "access": [{"type": kind, "name": name, "actions": actions}],
+            "access": access,
         });
         let signing_input = format!(
             "{}.{}",
@@ -523,13 +530,19 @@ pub(super) fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
     })
 }
 
-fn query_param(head: &str, name: &str) -> Option<String> {
-    let target = head.split_whitespace().nth(1)?;
-    let query = target.split_once('?')?.1;
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == name).then(|| percent_decode(value))
-    })
+/// Every value of the query parameter `name`, decoded, in order.
+fn query_params(head: &str, name: &str) -> Vec<String> {
+    let Some(target) = head.split_whitespace().nth(1) else {
+        return Vec::new();
+    };
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == name).then(|| percent_decode(value))
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {

@@ -284,6 +284,9 @@ fn mirror_pushes_to_a_registry_with_token_auth() -> Ran {
     let mirror = Registry::start(Auth::Token(&tokens));
     let push = Pusher::new(source.base(), Box::new(|_| None));
     let digest = push.multi_arch("multi", "3").0;
+    let shared = noise(1 << 20, 3);
+    let one = image_with_layer(&push, "one", "1", &shared);
+    let two = image_with_layer(&push, "two", "1", &shared);
     let (s, m) = (source.host.clone(), mirror.host.clone());
     let dir = Scratch::new("mirror-token");
     rules(&dir, &s, &format!("{m}/team"));
@@ -292,16 +295,37 @@ fn mirror_pushes_to_a_registry_with_token_auth() -> Ran {
     cmd.env("DOCKER_CONFIG", dir.path("docker"));
     let out = run(
         cmd,
-        &["--rules", "rules.yaml", "mirror"],
-        &workload(&[&format!("{s}/multi:3")]),
+        &["--rules", "rules.yaml", "--parallel", "1", "mirror"],
+        &workload(&[
+            &format!("{s}/multi:3"),
+            &format!("{s}/one:1"),
+            &format!("{s}/two:1"),
+        ]),
     );
     assert_ok("reimage mirror to a token registry", &out);
-    let key = format!("{m}/team/multi:3");
     assert_eq!(
         pins(&dir, "images.lock.yaml"),
-        BTreeMap::from([(key, digest)])
+        BTreeMap::from([
+            (format!("{m}/team/multi:3"), digest),
+            (format!("{m}/team/one:1"), one),
+            (format!("{m}/team/two:1"), two),
+        ])
     );
     assert!(tokens.issued.load(std::sync::atomic::Ordering::SeqCst) > 0);
+
+    // The shared layer is mounted: the token for the mount grants pull on the repository it
+    // comes from as well as push on the one it goes to.
+    let said = text(&out.stderr);
+    assert!(said.contains(", 1 mounted, "), "{said}");
+    let mounted = mirror
+        .requests()
+        .into_iter()
+        .any(|(method, target, status)| {
+            method == "POST"
+                && status == 201
+                && target.contains(&format!("mount={}", sha256(&shared)))
+        });
+    assert!(mounted, "{:#?}", mirror.requests());
     Ok(())
 }
 
