@@ -10,7 +10,7 @@
 //! final references they are named by and writes the lock from them. `oci-archive:FILE` is
 //! the same layout as one tar file, unpacked into a scratch directory beside it while used.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reimage::copy::archive;
 use reimage::copy::layout::{Layout, LayoutError};
@@ -144,10 +144,7 @@ impl Place {
             }
             Bundle::Archive(file) => file,
         };
-        let parent = match file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let parent = archive::beside(file);
         let scratch = tempfile::Builder::new()
             .prefix(".reimage-bundle-")
             .tempdir_in(parent)

@@ -18,13 +18,9 @@ pub fn pack(dir: &Path, file: &Path) -> Result<(), LayoutError> {
         bundle: format!("oci-archive:{}", file.display()),
         problem,
     };
-    let parent = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     let partial = tempfile::Builder::new()
         .prefix(".reimage-archive-")
-        .tempfile_in(parent)
+        .tempfile_in(beside(file))
         .map_err(|e| fail(format!("cannot write the archive: {e}")))?;
     let mut builder = tar::Builder::new(BufWriter::new(partial.as_file()));
     builder.mode(tar::HeaderMode::Deterministic);
@@ -48,6 +44,15 @@ pub fn pack(dir: &Path, file: &Path) -> Result<(), LayoutError> {
         .persist(file)
         .map_err(|e| fail(format!("cannot write the archive: {}", e.error)))?;
     Ok(())
+}
+
+/// The directory `file` is in (`.` for a bare name): where its temporary files go, so a
+/// rename replaces it and a large bundle needs no room in the temporary directory.
+pub fn beside(file: &Path) -> &Path {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Every directory and regular file under `dir`, in path order, relative to the layout root.

@@ -386,24 +386,7 @@ impl Shared<'_> {
         }
         let made = match kept.as_slice() {
             [(_, child)] => {
-                let source = by_digest(&pair.source, &child.digest)?;
-                let manifest = self
-                    .source
-                    .manifest(&source)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!(
-                            "the source does not have its platform manifest `{}`",
-                            child.digest
-                        )
-                    })?;
-                if manifest.digest != child.digest {
-                    return Err(format!(
-                        "the platform manifest `{}` the index lists hashes to `{}` as served",
-                        child.digest, manifest.digest
-                    ));
-                }
-                manifest
+                self.platform_manifest(&by_digest(&pair.source, &child.digest)?, child)?
             }
             _ => top.only(&keep)?,
         };
@@ -423,6 +406,32 @@ impl Shared<'_> {
             index: top.digest,
         };
         Ok((made, Some(subset)))
+    }
+
+    /// The platform manifest an index entry lists, from `source` (its repository at the
+    /// entry's digest), checked against that digest.
+    fn platform_manifest(
+        &self,
+        source: &Reference,
+        child: &Descriptor,
+    ) -> Result<Manifest, String> {
+        let manifest = self
+            .source
+            .manifest(source)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "the source does not have its platform manifest `{}`",
+                    child.digest
+                )
+            })?;
+        if manifest.digest != child.digest {
+            return Err(format!(
+                "the platform manifest `{}` the index lists hashes to `{}` as served",
+                child.digest, manifest.digest
+            ));
+        }
+        Ok(manifest)
     }
 
     /// Everything `manifest` points at, before the manifest itself is pushed: the platform
@@ -446,22 +455,7 @@ impl Shared<'_> {
                     {
                         continue;
                     }
-                    let manifest = self
-                        .source
-                        .manifest(&source)
-                        .map_err(|e| e.to_string())?
-                        .ok_or_else(|| {
-                            format!(
-                                "the source does not have its platform manifest `{}`",
-                                child.digest
-                            )
-                        })?;
-                    if manifest.digest != child.digest {
-                        return Err(format!(
-                            "the platform manifest `{}` the index lists hashes to `{}` as served",
-                            child.digest, manifest.digest
-                        ));
-                    }
+                    let manifest = self.platform_manifest(&source, &child)?;
                     let inner = Pair {
                         source,
                         destination: destination.clone(),

@@ -449,17 +449,17 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
 
     // As one tar file: the same layout at its root, the same bytes every time, and read by
     // the real skopeo too.
-    let archive_out = run(
-        reimage(&dir),
-        &[
+    let to_archive = || {
+        let args = [
             "--rules",
             "rules.yaml",
             "mirror",
             "--to",
             "oci-archive:bundle.tar",
-        ],
-        &input,
-    );
+        ];
+        run(reimage(&dir), &args, &input)
+    };
+    let archive_out = to_archive();
     assert_ok("reimage mirror --to oci-archive:bundle.tar", &archive_out);
     assert!(
         text(&archive_out.stderr).contains("run `reimage mirror --from oci-archive:bundle.tar`"),
@@ -467,17 +467,7 @@ fn a_bundle_carries_the_images_across_the_gap() -> Ran {
         text(&archive_out.stderr)
     );
     let packed = std::fs::read(dir.path("bundle.tar")).unwrap();
-    let again = run(
-        reimage(&dir),
-        &[
-            "--rules",
-            "rules.yaml",
-            "mirror",
-            "--to",
-            "oci-archive:bundle.tar",
-        ],
-        &input,
-    );
+    let again = to_archive();
     assert_ok("reimage mirror --to oci-archive:bundle.tar, again", &again);
     assert!(
         std::fs::read(dir.path("bundle.tar")).unwrap() == packed,
