@@ -50,6 +50,9 @@ pub enum Category {
     Idempotence,
     /// Empty rules changed the input.
     Identity,
+    /// The check itself broke on the stream: a tool it runs (the viewer, the binary) failed
+    /// in a way it does not expect, and it panicked.
+    Crash,
 }
 
 #[derive(Clone, Debug)]
@@ -227,8 +230,27 @@ impl Oracle {
         })
     }
 
-    /// Every invariant on one stream.
+    /// Every invariant on one stream; a panic on the way (a viewer that crashed, output it
+    /// cannot read) is a failure of this stream too, so that it is reported with its seed
+    /// and its stream rather than ending the batch.
     pub fn check(&self, input: &[u8]) -> Verdict {
+        let checked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.check_all(input)));
+        checked.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            Verdict::Failed(vec![keyed(
+                Category::Crash,
+                without_digits(&message),
+                format!("the check panicked: {message}"),
+            )])
+        })
+    }
+
+    fn check_all(&self, input: &[u8]) -> Verdict {
         let first = self.render(input);
         let before = common::k8s_view(input);
         if !first.success {
