@@ -107,7 +107,7 @@ pub fn change(
             }
             match &tree.node(list).kind {
                 Kind::Seq { flow: false, items } if !items.is_empty() => {
-                    block_list(place, list, items, add, remove)
+                    block_list(place, key, list, items, add, remove)
                 }
                 Kind::Seq { .. } => Ok(vec![flow_list(place, list, add, remove)?]),
                 Kind::Scalar { style, value }
@@ -171,14 +171,24 @@ fn check_removable(tree: &Tree<'_>, item: NodeId) -> Result<(), Unsupported> {
 }
 
 /// `- name: x` lines: removed ones deleted whole, added ones inserted before the first item.
+/// A list that loses every item and gains none becomes `[]` (an empty list, as a JSON Patch
+/// `remove` of each item leaves it), not an empty value, which Kubernetes reads as null.
 fn block_list(
     place: &Place<'_, '_>,
+    key: NodeId,
     list: NodeId,
     items: &[NodeId],
     add: &[String],
     remove: &[String],
 ) -> Result<Vec<Splice>, Unsupported> {
     let (text, tree) = (place.text, place.tree);
+    if add.is_empty()
+        && items
+            .iter()
+            .all(|item| names_to_remove(tree, *item, remove))
+    {
+        return emptied_block_list(place, key, list, items);
+    }
     let starts: Vec<usize> = items
         .iter()
         .map(|i| line_start(text, tree.node(*i).span.start))
@@ -222,6 +232,51 @@ fn block_list(
         }
     }
     Ok(splices)
+}
+
+/// A block list whose every item goes: `key: []`, its item lines (and any comment lines
+/// among them) gone, an anchor on it kept, a comment on the key's line kept.
+fn emptied_block_list(
+    place: &Place<'_, '_>,
+    key: NodeId,
+    list: NodeId,
+    items: &[NodeId],
+) -> Result<Vec<Splice>, Unsupported> {
+    let (text, tree) = (place.text, place.tree);
+    for item in items {
+        check_removable(tree, *item)?;
+    }
+    let node = tree.node(list);
+    let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        return Ok(Vec::new());
+    };
+    let last = tree.node(*last);
+    let end = line_end(text, content_end(text, last.span.clone()), place.end);
+    let first_line = line_start(text, tree.node(*first).span.start);
+    let props = text.get(node.props..node.span.start).unwrap_or_default();
+    let has_props = props
+        .split_whitespace()
+        .take_while(|p| !p.starts_with('#'))
+        .any(|p| p.starts_with(['&', '!']));
+    if has_props {
+        // `imagePullSecrets: &secrets` (or a tag) and the items below: that line gets the
+        // list, with the anchor.
+        let props_line_end = line_end(text, node.props, place.end);
+        let end = end.max(props_line_end);
+        let ended = text.get(..end).is_some_and(|t| t.ends_with(['\n', '\r']));
+        let newline = if ended { place.newline } else { "" };
+        let new = format!("{}{newline}", node.with_anchor(text, "[]"));
+        return Ok(vec![Splice::replace(node.props..end, new)]);
+    }
+    let key_end = tree.node(key).span.end;
+    let colon = text
+        .get(key_end..)
+        .and_then(|rest| rest.find(':'))
+        .map_or(key_end, |i| key_end + i + 1);
+    Ok(vec![
+        Splice::insert(colon, " []".to_string()),
+        Splice::replace(first_line.max(colon)..end, String::new()),
+    ])
 }
 
 /// `[{name: a}]`: rebuilt from the kept items' own text (anchors and tags included) plus the
