@@ -39,6 +39,14 @@ pub fn pack(dir: &Path, file: &Path) -> Result<(), LayoutError> {
         .into_inner()
         .and_then(|mut out| out.flush())
         .and_then(|()| partial.as_file().sync_all())
+        .and_then(|()| {
+            // A temporary file is private (0600); the archive is readable as the files of
+            // a bundle directory are under the usual umask.
+            use std::os::unix::fs::PermissionsExt as _;
+            partial
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+        })
         .map_err(|e| fail(format!("cannot write the archive: {e}")))?;
     partial
         .persist(file)
@@ -92,6 +100,9 @@ pub fn unpack(file: &Path, dir: &Path) -> Result<(), LayoutError> {
             .map_err(|e| fail(format!("an entry has no usable name: {e}")))?
             .into_owned();
         let kind = entry.header().entry_type();
+        if path.components().all(|c| c == Component::CurDir) {
+            continue; // `./`, as `tar -C DIR -cf FILE .` writes it first
+        }
         if !safe(&path) {
             return Err(fail(format!(
                 "the entry `{}` would land outside the bundle; give an archive that `reimage mirror --to oci-archive:FILE` wrote",

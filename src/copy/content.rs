@@ -30,8 +30,11 @@ pub struct Descriptor {
     pub digest: String,
     pub size: u64,
     pub media_type: String,
-    /// The platform an index gives its entry.
+    /// The platform an index gives its entry (none when it gives none, or one that cannot
+    /// be read: such an entry is copied, but never matches `--platform`).
     pub platform: Option<Platform>,
+    /// `vnd.docker.reference.digest`: the manifest an attestation entry describes.
+    pub describes: Option<String>,
 }
 
 /// An image platform: `os/architecture[/variant]`, as `--platform` takes it and an index
@@ -69,14 +72,25 @@ impl Platform {
     }
 
     /// Whether an index entry for `entry` is what this asks for: the same os and
-    /// architecture, and the same variant when this names one.
+    /// architecture, and the same variant when this names one (an arm64 entry without one
+    /// is `v8`, as containerd reads it).
     pub fn matches(&self, entry: &Platform) -> bool {
+        let variant = entry
+            .variant
+            .as_deref()
+            .or(match entry.architecture.as_str() {
+                "arm64" => Some("v8"),
+                _ => None,
+            });
         self.os == entry.os
             && self.architecture == entry.architecture
-            && self
-                .variant
-                .as_ref()
-                .is_none_or(|v| entry.variant.as_ref() == Some(v))
+            && self.variant.as_deref().is_none_or(|v| variant == Some(v))
+    }
+
+    /// Whether this names a platform an image runs on: not `unknown/unknown`, which build
+    /// tools give the attestation manifests they add to an index.
+    pub fn is_real(&self) -> bool {
+        self.os != "unknown" && self.architecture != "unknown"
     }
 }
 
@@ -116,17 +130,27 @@ struct RawDescriptor {
     size: u64,
     #[serde(default)]
     media_type: String,
+    /// Read loosely: an entry's odd `platform` must not stop a copy that does not ask.
     #[serde(default)]
-    platform: Option<Platform>,
+    platform: Option<serde_json::Value>,
+    #[serde(default)]
+    annotations: Option<serde_json::Value>,
 }
 
 impl From<RawDescriptor> for Descriptor {
     fn from(raw: RawDescriptor) -> Descriptor {
+        let describes = raw
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("vnd.docker.reference.digest"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
         Descriptor {
             digest: raw.digest,
             size: raw.size,
             media_type: raw.media_type,
-            platform: raw.platform,
+            platform: raw.platform.and_then(|p| serde_json::from_value(p).ok()),
+            describes,
         }
     }
 }
@@ -219,6 +243,18 @@ mod tests {
         };
         let digests: Vec<&str> = blobs.iter().map(|b| b.digest.as_str()).collect();
         assert_eq!(digests, ["sha256:c", "sha256:l"]);
+        let odd = manifest(
+            "application/vnd.oci.image.index.v1+json",
+            r#"{"manifests":[{"digest":"sha256:aa","size":3,"platform":"linux"},{"digest":"sha256:bb","size":1,"platform":{"os":"unknown","architecture":"unknown"},"annotations":{"vnd.docker.reference.digest":"sha256:aa"}}]}"#,
+        );
+        let Content::Index(children) = odd.content().unwrap() else {
+            panic!("not an index")
+        };
+        assert_eq!(
+            children[0].platform, None,
+            "an odd platform is read as none"
+        );
+        assert_eq!(children[1].describes.as_deref(), Some("sha256:aa"));
         assert!(manifest("x", "{}").content().is_err());
         assert!(manifest("x", "not json").content().is_err());
     }
@@ -230,7 +266,13 @@ mod tests {
         let v8 = Platform::parse("linux/arm64/v8").unwrap();
         assert_eq!(v8.to_string(), "linux/arm64/v8");
         assert!(arm64.matches(&v8), "no variant asked: any variant");
-        assert!(v8.matches(&v8) && !v8.matches(&arm64));
+        assert!(
+            v8.matches(&v8) && v8.matches(&arm64),
+            "arm64 without a variant is v8"
+        );
+        let v7 = Platform::parse("linux/arm/v7").unwrap();
+        assert!(!v7.matches(&Platform::parse("linux/arm").unwrap()));
+        assert!(!Platform::parse("unknown/unknown").unwrap().is_real());
         assert!(!amd64.matches(&arm64));
         for bad in [
             "linux",

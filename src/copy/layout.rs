@@ -91,7 +91,7 @@ impl Layout {
         if !dir.join("oci-layout").is_file() {
             return Err(LayoutError {
                 bundle: name.to_string(),
-                problem: "no OCI image layout here (no `oci-layout` file); give the bundle `reimage mirror --to` wrote".into(),
+                problem: "no OCI image layout here (no `oci-layout` file at its top); give the bundle `reimage mirror --to` wrote (a tar file made with `tar -cf FILE DIR` holds it one folder down: unpack it and give `oci:…/DIR`)".into(),
             });
         }
         Ok(Layout {

@@ -354,25 +354,29 @@ impl Shared<'_> {
         let Content::Index(children) = top.content()? else {
             return Ok((top, None));
         };
+        // The entries for real platforms; the others (attestations, entries without a
+        // platform) go with what they describe, or with the index when it is kept whole.
+        let real = |child: &Descriptor| child.platform.as_ref().is_some_and(Platform::is_real);
         let wanted = |child: &Descriptor| {
             child
                 .platform
                 .as_ref()
-                .is_some_and(|p| self.platforms.iter().any(|want| want.matches(p)))
+                .is_some_and(|p| p.is_real() && self.platforms.iter().any(|want| want.matches(p)))
         };
         let kept: Vec<(usize, &Descriptor)> = children
             .iter()
             .enumerate()
             .filter(|(_, child)| wanted(child))
             .collect();
-        let keep: Vec<usize> = kept.iter().map(|(n, _)| *n).collect();
-        if keep.len() == children.len() {
+        if kept.len() == children.iter().filter(|c| real(c)).count() {
             return Ok((top, None));
         }
-        if keep.is_empty() {
+        let mut keep: Vec<usize> = kept.iter().map(|(n, _)| *n).collect();
+        if kept.is_empty() {
             let listed: Vec<String> = children
                 .iter()
-                .filter_map(|c| c.platform.as_ref().map(Platform::to_string))
+                .filter_map(|c| c.platform.as_ref().filter(|p| p.is_real()))
+                .map(Platform::to_string)
                 .collect();
             let asked: Vec<String> = self.platforms.iter().map(Platform::to_string).collect();
             return Err(format!(
@@ -388,7 +392,19 @@ impl Shared<'_> {
             [(_, child)] => {
                 self.platform_manifest(&by_digest(&pair.source, &child.digest)?, child)?
             }
-            _ => top.only(&keep)?,
+            _ => {
+                let described = |child: &Descriptor| {
+                    child
+                        .describes
+                        .as_ref()
+                        .is_some_and(|d| kept.iter().any(|(_, k)| &k.digest == d))
+                };
+                keep.extend(
+                    (0..children.len()).filter(|n| children.get(*n).is_some_and(described)),
+                );
+                keep.sort_unstable();
+                top.only(&keep)?
+            }
         };
         if let Some(pinned) = pair.destination.digest() {
             if pinned != made.digest {

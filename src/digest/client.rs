@@ -349,6 +349,8 @@ impl Session<'_> {
             403 => "the login has no pull access to this repository; check the name and the account's permissions".to_string(),
             429 => "the registry is limiting the request rate (still after retries); wait and run again, or log in for a higher limit".to_string(),
             500..=599 => "the registry failed (still after retries); try again later".to_string(),
+            413 => "the registry (or a proxy before it) refuses a body this large, even in the smallest chunks; raise its body limit (`client_max_body_size` in nginx)".to_string(),
+            416 => "the registry lost track of the upload (a chunk it did not expect); run again: the upload starts over".to_string(),
             _ => "check the registry address and the reference".to_string(),
         }
     }

@@ -114,7 +114,13 @@ impl copy::Destination for RegistryClient {
             repo.repository(),
             from.repository()
         );
-        let reply = session.exchange(Method::Post, &url, None, None)?;
+        let reply = match session.exchange(Method::Post, &url, None, None) {
+            Ok(reply) => reply,
+            // A token service that will not grant pull on the other repository as well: no
+            // mount, and the blob is uploaded (with the push token it grants on its own).
+            Err(ResolveError::Auth { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         // 202: the registry started an upload instead; it is left to expire.
         Ok(reply.status == 201)
     }

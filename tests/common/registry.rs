@@ -609,6 +609,8 @@ pub struct StubProxy {
     pub host: String,
     /// Method and arrival time of every request.
     pub seen: Arc<Mutex<Vec<(String, Instant)>>>,
+    /// How many bodies [`ProxyMode::RefuseLargeBodies`] refused.
+    pub refused: Arc<AtomicUsize>,
     _server: Server,
 }
 
@@ -619,6 +621,8 @@ impl StubProxy {
     pub fn start(upstream: &str, mode: ProxyMode) -> StubProxy {
         let seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let (seen2, upstream) = (seen.clone(), upstream.to_string());
+        let refused: Arc<AtomicUsize> = Arc::default();
+        let refused2 = refused.clone();
         let mut cut = false;
         let server = Server::start(move |mut client| {
             let head = read_head(&mut client);
@@ -636,9 +640,11 @@ impl StubProxy {
                 if client.read_exact(&mut body).is_err() {
                     return;
                 }
-                let reply = match length > BODY_LIMIT {
-                    true => b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-                    false => forward_with_body(&upstream, &head, &body),
+                let reply = if length > BODY_LIMIT {
+                    refused2.fetch_add(1, Ordering::SeqCst);
+                    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                } else {
+                    forward_with_body(&upstream, &head, &body)
                 };
                 let _ = client.write_all(&reply);
                 return;
@@ -655,6 +661,7 @@ impl StubProxy {
         StubProxy {
             host: server.host(),
             seen,
+            refused,
             _server: server,
         }
     }
