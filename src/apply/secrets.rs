@@ -253,12 +253,7 @@ fn emptied_block_list(
     let last = tree.node(*last);
     let end = line_end(text, content_end(text, last.span.clone()), place.end);
     let first_line = line_start(text, tree.node(*first).span.start);
-    let props = text.get(node.props..node.span.start).unwrap_or_default();
-    let has_props = props
-        .split_whitespace()
-        .take_while(|p| !p.starts_with('#'))
-        .any(|p| p.starts_with(['&', '!']));
-    if has_props {
+    if node.anchor.is_some() || node.tag != Tag::None {
         // `imagePullSecrets: &secrets` (or a tag) and the items below: that line gets the
         // list, with the anchor.
         let props_line_end = line_end(text, node.props, place.end);
@@ -268,11 +263,7 @@ fn emptied_block_list(
         let new = format!("{}{newline}", node.with_anchor(text, "[]"));
         return Ok(vec![Splice::replace(node.props..end, new)]);
     }
-    let key_end = tree.node(key).span.end;
-    let colon = text
-        .get(key_end..)
-        .and_then(|rest| rest.find(':'))
-        .map_or(key_end, |i| key_end + i + 1);
+    let colon = after_colon(place, key);
     Ok(vec![
         Splice::insert(colon, " []".to_string()),
         Splice::replace(first_line.max(colon)..end, String::new()),
@@ -400,13 +391,17 @@ fn null_list(place: &Place<'_, '_>, key: NodeId, value: NodeId, add: &[String]) 
     if !span.is_empty() {
         return vec![Splice::replace(span, list)];
     }
+    vec![Splice::insert(after_colon(place, key), format!(" {list}"))]
+}
+
+/// Just after the `:` that ends a mapping key, where a value on the key's line starts.
+fn after_colon(place: &Place<'_, '_>, key: NodeId) -> usize {
     let key_end = place.tree.node(key).span.end;
-    let colon = place
+    place
         .text
         .get(key_end..)
         .and_then(|rest| rest.find(':'))
-        .map_or(key_end, |i| key_end + i + 1);
-    vec![Splice::insert(colon, format!(" {list}"))]
+        .map_or(key_end, |i| key_end + i + 1)
 }
 
 /// A mapping without `imagePullSecrets`: the key added in its style.

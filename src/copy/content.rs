@@ -37,6 +37,14 @@ pub struct Descriptor {
     pub describes: Option<String>,
 }
 
+impl Descriptor {
+    /// The platform of an index entry for an image that runs somewhere: none for an
+    /// attestation (`unknown/unknown`) or an entry without one.
+    pub fn real_platform(&self) -> Option<&Platform> {
+        self.platform.as_ref().filter(|p| p.is_real())
+    }
+}
+
 /// An image platform: `os/architecture[/variant]`, as `--platform` takes it and an index
 /// entry's `platform` member holds it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]

@@ -356,28 +356,21 @@ impl Shared<'_> {
         };
         // The entries for real platforms; the others (attestations, entries without a
         // platform) go with what they describe, or with the index when it is kept whole.
-        let real = |child: &Descriptor| child.platform.as_ref().is_some_and(Platform::is_real);
         let wanted = |child: &Descriptor| {
             child
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.is_real() && self.platforms.iter().any(|want| want.matches(p)))
+                .real_platform()
+                .is_some_and(|p| self.platforms.iter().any(|want| want.matches(p)))
         };
-        let kept: Vec<(usize, &Descriptor)> = children
+        let kept: Vec<&Descriptor> = children.iter().filter(|c| wanted(c)).collect();
+        let listed: Vec<String> = children
             .iter()
-            .enumerate()
-            .filter(|(_, child)| wanted(child))
+            .filter_map(Descriptor::real_platform)
+            .map(Platform::to_string)
             .collect();
-        if kept.len() == children.iter().filter(|c| real(c)).count() {
+        if kept.len() == listed.len() {
             return Ok((top, None));
         }
-        let mut keep: Vec<usize> = kept.iter().map(|(n, _)| *n).collect();
         if kept.is_empty() {
-            let listed: Vec<String> = children
-                .iter()
-                .filter_map(|c| c.platform.as_ref().filter(|p| p.is_real()))
-                .map(Platform::to_string)
-                .collect();
             let asked: Vec<String> = self.platforms.iter().map(Platform::to_string).collect();
             return Err(format!(
                 "its index lists none of the platforms asked for ({}); it has {}",
@@ -389,20 +382,20 @@ impl Shared<'_> {
             ));
         }
         let made = match kept.as_slice() {
-            [(_, child)] => {
-                self.platform_manifest(&by_digest(&pair.source, &child.digest)?, child)?
-            }
+            [child] => self.platform_manifest(&by_digest(&pair.source, &child.digest)?, child)?,
             _ => {
-                let described = |child: &Descriptor| {
+                let describes_kept = |child: &Descriptor| {
                     child
                         .describes
                         .as_ref()
-                        .is_some_and(|d| kept.iter().any(|(_, k)| &k.digest == d))
+                        .is_some_and(|d| kept.iter().any(|k| &k.digest == d))
                 };
-                keep.extend(
-                    (0..children.len()).filter(|n| children.get(*n).is_some_and(described)),
-                );
-                keep.sort_unstable();
+                let keep: Vec<usize> = children
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| wanted(c) || describes_kept(c))
+                    .map(|(n, _)| n)
+                    .collect();
                 top.only(&keep)?
             }
         };
@@ -415,10 +408,7 @@ impl Shared<'_> {
             }
         }
         let subset = Subset {
-            platforms: kept
-                .iter()
-                .filter_map(|(_, child)| child.platform.clone())
-                .collect(),
+            platforms: kept.iter().filter_map(|c| c.platform.clone()).collect(),
             index: top.digest,
         };
         Ok((made, Some(subset)))

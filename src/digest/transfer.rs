@@ -2,8 +2,9 @@
 //! manifest GET, HEAD and PUT, blob HEAD and GET (streamed to a file), cross-repository
 //! mounts, and uploads: monolithic (POST for an upload URL, then one PUT of the whole blob,
 //! streamed from its file), or chunked (PATCH requests of consecutive ranges, then a PUT
-//! that closes the upload) when the monolithic PUT is refused as too large. Logins, retries, redirects, proxies and TLS are the client's, as
-//! for digest lookups; the destination asks for `pull,push` access.
+//! that closes the upload) when the monolithic PUT is refused as too large. Logins, retries,
+//! redirects, proxies and TLS are the client's, as for digest lookups; the destination asks
+//! for `pull,push` access.
 
 use std::path::Path;
 use std::sync::Arc;
